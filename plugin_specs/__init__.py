@@ -1,0 +1,1 @@
+"""Platform specs shipped with the relay (package data, read with importlib.resources)."""

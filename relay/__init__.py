@@ -1,0 +1,1 @@
+"""relay: a self-hosted, non-custodial bridge between storefronts and EVM payments."""

@@ -1,0 +1,271 @@
+"""Talk to an EVM chain: a `Chain` protocol of plain dataclasses and its web3 implementation.
+
+Only this module imports web3. The web3 implementation fails over between the configured RPC URLs,
+batches block and receipt reads (JSON-RPC batches), and asks `eth_getLogs` for ERC-20 `Transfer`
+logs to many deposit addresses at once (topic OR-lists), so calls per scan do not grow with the
+number of open invoices beyond one call per address chunk. Sources: ethereum/execution-apis
+(eth_getLogs, block tags), web3.py docs (batch_requests).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any, Protocol, TypeVar
+
+from web3 import HTTPProvider, Web3
+from web3.exceptions import Web3Exception
+
+log = logging.getLogger(__name__)
+
+TRANSFER_TOPIC = "0xddf252ad1be2c89b69c2b068fc378daa952ba7f163c4a11628f55a4df523b3ef"
+RPC_TIMEOUT_SECONDS = 20
+T = TypeVar("T")
+
+
+class ChainUnavailable(Exception):
+    """Raise when no RPC URL of a chain answered."""
+
+
+@dataclass(frozen=True)
+class BlockRef:
+    """A block's number, hash (0x hex) and timestamp (unix seconds)."""
+
+    number: int
+    hash: str
+    timestamp: int
+
+
+@dataclass(frozen=True)
+class NativeTx:
+    """A top-level transaction carrying value: hash, sender, recipient, value in wei, block."""
+
+    tx_hash: str
+    sender: str
+    to: str
+    value: int
+    block: BlockRef
+
+
+@dataclass(frozen=True)
+class TokenTransfer:
+    """An ERC-20 Transfer log: token contract, from, to, amount in base units, position."""
+
+    token: str
+    sender: str
+    to: str
+    amount: int
+    tx_hash: str
+    log_index: int
+    block_number: int
+    block_hash: str
+
+
+class Chain(Protocol):
+    """What the watcher needs from a chain."""
+
+    def head(self) -> int:
+        """Return the latest block number."""
+        ...
+
+    def finalized(self) -> int | None:
+        """Return the latest finalized block number, or None if the node has none."""
+        ...
+
+    def blocks(self, numbers: Sequence[int]) -> dict[int, BlockRef]:
+        """Return canonical block refs for the numbers that exist."""
+        ...
+
+    def native_transfers(self, recipients: set[str], start: int, end: int) -> list[NativeTx]:
+        """Return value-carrying top-level txs to `recipients` (lowercase) in [start, end]."""
+        ...
+
+    def token_transfers(
+        self, tokens: Sequence[str], recipients: Sequence[str], start: int, end: int
+    ) -> list[TokenTransfer]:
+        """Return Transfer logs of `tokens` to `recipients` in blocks [start, end]."""
+        ...
+
+    def receipt_statuses(self, tx_hashes: Sequence[str]) -> dict[str, int]:
+        """Return each transaction's receipt status (1 success, 0 failed); missing ones absent."""
+        ...
+
+
+def _hex(value: Any) -> str:
+    """Return 0x-prefixed lowercase hex for HexBytes, bytes or str."""
+    if isinstance(value, bytes | bytearray):
+        return "0x" + bytes(value).hex()
+    text = str(value)
+    return text.lower() if text.startswith("0x") else "0x" + text.lower()
+
+
+def _topic_address(address: str) -> str:
+    return "0x" + "0" * 24 + address.lower().removeprefix("0x")
+
+
+class Web3Chain:
+    """The Chain protocol over JSON-RPC with web3.py; fails over between `rpc_urls` in order."""
+
+    def __init__(self, rpc_urls: Sequence[str], *, address_chunk_size: int = 1000) -> None:
+        self._clients = [
+            Web3(HTTPProvider(url, request_kwargs={"timeout": RPC_TIMEOUT_SECONDS}))
+            for url in rpc_urls
+        ]
+        self._current = 0
+        self.address_chunk_size = address_chunk_size
+        self.calls = 0  # JSON-RPC requests sent (a batch counts once), for benchmarks
+
+    def _call(self, fn: Callable[[Web3], T]) -> T:
+        errors = []
+        for offset in range(len(self._clients)):
+            index = (self._current + offset) % len(self._clients)
+            try:
+                self.calls += 1
+                result = fn(self._clients[index])
+            except (OSError, Web3Exception, ValueError) as exc:
+                if isinstance(exc, Web3Exception) and _is_request_error(exc):
+                    raise
+                errors.append(f"{index}: {exc}")
+                continue
+            self._current = index
+            return result
+        raise ChainUnavailable("no RPC URL answered: " + "; ".join(errors))
+
+    def close(self) -> None:
+        """Close the HTTP sessions of every provider."""
+        for client in self._clients:
+            provider = client.provider
+            if isinstance(provider, HTTPProvider) and provider.endpoint_uri:
+                session = provider._request_session_manager.cache_and_return_session(
+                    provider.endpoint_uri
+                )
+                session.close()
+
+    def chain_id(self) -> int:
+        """Return the node's chain id."""
+        return self._call(lambda w3: int(w3.eth.chain_id))
+
+    def head(self) -> int:
+        return self._call(lambda w3: int(w3.eth.block_number))
+
+    def finalized(self) -> int | None:
+        def read(w3: Web3) -> int | None:
+            try:
+                block = w3.eth.get_block("finalized")
+            except Web3Exception:
+                return None
+            return int(block["number"])
+
+        return self._call(read)
+
+    def blocks(self, numbers: Sequence[int]) -> dict[int, BlockRef]:
+        return {ref.number: ref for ref in self._get_blocks(numbers, full=False)[0]}
+
+    def _get_blocks(
+        self, numbers: Sequence[int], *, full: bool
+    ) -> tuple[list[BlockRef], list[Any]]:
+        if not numbers:
+            return [], []
+
+        def read(w3: Web3) -> list[Any]:
+            with w3.batch_requests() as batch:
+                for number in numbers:
+                    batch.add(w3.eth.get_block(number, full))
+                return list(batch.execute())
+
+        raw = self._call(read)
+        refs = [
+            BlockRef(int(b["number"]), _hex(b["hash"]), int(b["timestamp"]))
+            for b in raw
+            if b is not None and not isinstance(b, Exception)
+        ]
+        return refs, raw
+
+    def native_transfers(self, recipients: set[str], start: int, end: int) -> list[NativeTx]:
+        if not recipients or end < start:
+            return []
+        refs, raw = self._get_blocks(list(range(start, end + 1)), full=True)
+        found = []
+        for ref, block in zip(refs, raw, strict=False):
+            for tx in block["transactions"]:
+                to = tx.get("to")
+                if to and to.lower() in recipients and int(tx["value"]) > 0:
+                    found.append(
+                        NativeTx(_hex(tx["hash"]), str(tx["from"]), str(to), int(tx["value"]), ref)
+                    )
+        return found
+
+    def token_transfers(
+        self, tokens: Sequence[str], recipients: Sequence[str], start: int, end: int
+    ) -> list[TokenTransfer]:
+        if not tokens or not recipients or end < start:
+            return []
+        found: list[TokenTransfer] = []
+        ordered = sorted({r.lower() for r in recipients})
+        for i in range(0, len(ordered), self.address_chunk_size):
+            chunk = ordered[i : i + self.address_chunk_size]
+            found.extend(self._logs(list(tokens), chunk, start, end))
+        return found
+
+    def _logs(
+        self, tokens: list[str], recipients: list[str], start: int, end: int
+    ) -> list[TokenTransfer]:
+        params: Any = {
+            "fromBlock": start,
+            "toBlock": end,
+            "address": [Web3.to_checksum_address(t) for t in tokens],
+            "topics": [TRANSFER_TOPIC, None, [_topic_address(r) for r in recipients]],
+        }
+        try:
+            logs = self._call(lambda w3: w3.eth.get_logs(params))
+        except Web3Exception:
+            if start == end:
+                raise
+            # providers cap ranges and result sizes: bisect the block range and try again
+            middle = (start + end) // 2
+            return self._logs(tokens, recipients, start, middle) + self._logs(
+                tokens, recipients, middle + 1, end
+            )
+        result = []
+        for entry in logs:
+            topics = entry["topics"]
+            if len(topics) != 3 or _hex(topics[0]) != TRANSFER_TOPIC:
+                continue  # an ERC-721 Transfer has 4 topics; not a fungible payment
+            data = _hex(entry["data"])
+            result.append(
+                TokenTransfer(
+                    token=str(entry["address"]),
+                    sender=Web3.to_checksum_address("0x" + _hex(topics[1])[-40:]),
+                    to=Web3.to_checksum_address("0x" + _hex(topics[2])[-40:]),
+                    amount=int(data, 16) if data != "0x" else 0,
+                    tx_hash=_hex(entry["transactionHash"]),
+                    log_index=int(entry["logIndex"]),
+                    block_number=int(entry["blockNumber"]),
+                    block_hash=_hex(entry["blockHash"]),
+                )
+            )
+        return result
+
+    def receipt_statuses(self, tx_hashes: Sequence[str]) -> dict[str, int]:
+        if not tx_hashes:
+            return {}
+        hashes = list(dict.fromkeys(tx_hashes))
+
+        def read(w3: Web3) -> list[Any]:
+            with w3.batch_requests() as batch:
+                for tx_hash in hashes:
+                    batch.add(w3.eth.get_transaction_receipt(tx_hash))  # type: ignore[arg-type]
+                return list(batch.execute())
+
+        receipts = self._call(read)
+        return {
+            _hex(r["transactionHash"]): int(r["status"])
+            for r in receipts
+            if r is not None and not isinstance(r, Exception)
+        }
+
+
+def _is_request_error(exc: Web3Exception) -> bool:
+    """Tell a JSON-RPC error answer (the node answered; don't fail over) from a transport error."""
+    return type(exc).__name__ in ("Web3RPCError", "BlockNotFound", "TransactionNotFound")

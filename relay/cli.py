@@ -1,0 +1,221 @@
+"""The `relay` command: serve, worker, check-config, demo, and operator commands."""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import signal
+import sys
+import threading
+from typing import Any
+
+import click
+
+from relay.config import Settings, load_settings, summarize
+from relay.errors import ConfigError
+
+DEFAULT_CONFIG = "relay.toml"
+EXIT_CONFIG = 2
+
+
+def _config_option(fn: Any) -> Any:
+    return click.option(
+        "--config",
+        "config_path",
+        default=lambda: os.environ.get("RELAY_CONFIG", DEFAULT_CONFIG),
+        show_default="relay.toml or $RELAY_CONFIG",
+        help="Path of the TOML config file.",
+    )(fn)
+
+
+def _load(config_path: str) -> Settings:
+    try:
+        settings = load_settings(config_path)
+    except ConfigError as exc:
+        for key, message in exc.problems:
+            click.echo(f"error: {key}: {message}", err=True)
+        sys.exit(EXIT_CONFIG)
+    for warning in settings.warnings:
+        click.echo(f"warning: {warning}", err=True)
+    return settings
+
+
+def _logging() -> None:
+    logging.basicConfig(
+        level=os.environ.get("RELAY_LOG_LEVEL", "INFO"),
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+
+
+@click.group()
+def main() -> None:
+    """relay: a self-hosted, non-custodial bridge between storefronts and EVM payments."""
+
+
+@main.command("check-config")
+@_config_option
+def check_config(config_path: str) -> None:
+    """Validate the config; print every problem with its key path (exit 2) or a summary."""
+    settings = _load(config_path)
+    click.echo(summarize(settings))
+
+
+def _wait_for_signal() -> None:
+    stop = threading.Event()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, lambda *_: stop.set())
+    stop.wait()
+
+
+@main.command()
+@_config_option
+@click.option("--no-scheduler", is_flag=True, help="Serve HTTP only (run `relay worker` apart).")
+@click.option("--threads", default=8, show_default=True, help="WSGI worker threads.")
+def serve(config_path: str, no_scheduler: bool, threads: int) -> None:
+    """Run the web app (waitress) and, unless told not to, the scheduler in one process."""
+    from waitress import serve as waitress_serve
+
+    from relay.db import Database
+    from relay.scheduler import Runtime, build_scheduler
+    from relay.web.app import create_app
+
+    _logging()
+    settings = _load(config_path)
+    db = Database(settings.relay.database_url)
+    db.create_schema()
+    app = create_app(settings, db)
+    runtime = None
+    if not no_scheduler:
+        runtime = Runtime(settings, db)
+        build_scheduler(runtime).start()
+    host, _, port = settings.relay.listen.rpartition(":")
+    logging.getLogger("relay").info("serving on http://%s:%s", host, port)
+    waitress_serve(app, host=host.strip("[]"), port=int(port), threads=threads, ident="relay")
+
+
+@main.command()
+@_config_option
+def worker(config_path: str) -> None:
+    """Run the scheduler only: watchers, deliveries, expiry."""
+    from relay.db import Database
+    from relay.scheduler import Runtime, build_scheduler
+
+    _logging()
+    settings = _load(config_path)
+    db = Database(settings.relay.database_url)
+    db.create_schema()
+    runtime = Runtime(settings, db)
+    scheduler = build_scheduler(runtime)
+    scheduler.start()
+    _wait_for_signal()
+    scheduler.shutdown()
+    runtime.close()
+
+
+@main.group()
+def invoices() -> None:
+    """Look at invoices."""
+
+
+@invoices.command("list")
+@_config_option
+@click.option("--store", default=None)
+@click.option("--status", default=None)
+def invoices_list(config_path: str, store: str | None, status: str | None) -> None:
+    """List recent invoices as JSON lines."""
+    from sqlalchemy import select
+    from sqlalchemy.orm import selectinload
+
+    from relay.db import Database
+    from relay.models import Invoice
+    from relay.serialize import invoice_json
+
+    settings = _load(config_path)
+    db = Database(settings.relay.database_url)
+    query = select(Invoice).order_by(Invoice.created_at.desc()).limit(100)
+    if store:
+        query = query.where(Invoice.store == store)
+    if status:
+        query = query.where(Invoice.status == status)
+    with db.transaction() as session:
+        for invoice in session.scalars(
+            query.options(selectinload(Invoice.options), selectinload(Invoice.payments))
+        ):
+            data = invoice_json(invoice, settings.relay.public_url, settings.relay.secret_key)
+            click.echo(json.dumps(data))
+
+
+@main.group()
+def deliveries() -> None:
+    """Look at and resend outbox deliveries."""
+
+
+@deliveries.command("list")
+@_config_option
+@click.option("--status", default=None, help="pending, succeeded or failed")
+def deliveries_list(config_path: str, status: str | None) -> None:
+    """List recent deliveries."""
+    from sqlalchemy import select
+
+    from relay.db import Database
+    from relay.models import Delivery
+
+    settings = _load(config_path)
+    db = Database(settings.relay.database_url)
+    query = select(Delivery).order_by(Delivery.id.desc()).limit(100)
+    if status:
+        query = query.where(Delivery.status == status)
+    with db.transaction() as session:
+        for d in session.scalars(query):
+            click.echo(
+                f"{d.id}\t{d.status}\t{d.event}\t{d.store}/{d.order_id}\t{d.target}\t"
+                f"attempts={d.attempts}\t{d.last_error}"
+            )
+
+
+@deliveries.command("show")
+@_config_option
+@click.argument("delivery_id", type=int)
+def deliveries_show(config_path: str, delivery_id: int) -> None:
+    """Show one delivery with its attempts, as JSON."""
+    from relay.db import Database
+    from relay.models import Delivery
+    from relay.web.api import delivery_json
+
+    settings = _load(config_path)
+    db = Database(settings.relay.database_url)
+    with db.transaction() as session:
+        delivery = session.get(Delivery, delivery_id)
+        if delivery is None:
+            click.echo(f"error: no delivery {delivery_id}", err=True)
+            sys.exit(1)
+        click.echo(json.dumps(delivery_json(delivery, attempts=True), indent=2))
+
+
+@deliveries.command("redeliver")
+@_config_option
+@click.argument("delivery_id", type=int)
+def deliveries_redeliver(config_path: str, delivery_id: int) -> None:
+    """Queue a delivery to be sent again now."""
+    from relay.db import Database
+    from relay.delivery import redeliver
+    from relay.models import utcnow
+
+    settings = _load(config_path)
+    if redeliver(Database(settings.relay.database_url), delivery_id, utcnow()) is None:
+        click.echo(f"error: no delivery {delivery_id}", err=True)
+        sys.exit(1)
+    click.echo(f"delivery {delivery_id} queued")
+
+
+@main.command()
+@click.option("--exit", "exit_when_done", is_flag=True, help="Stop once the order is processing.")
+@click.option("--port", default=8080, show_default=True, help="Port of the relay's web server.")
+def demo(exit_when_done: bool, port: int) -> None:
+    """Run everything locally: SQLite, an anvil chain, a demo WooCommerce store, one order paid."""
+    from relay.demo import run_demo
+
+    _logging()
+    logging.getLogger("relay").setLevel(logging.WARNING)
+    sys.exit(run_demo(port=port, keep_running=not exit_when_done))

@@ -1,0 +1,517 @@
+"""Read the relay's TOML file into frozen, typed settings; report every problem by key path.
+
+Order of work: `tomllib` → interpolate `${VAR}` from the environment → validate → frozen objects.
+`load_settings` raises `ConfigError` listing every problem, not only the first; secrets in
+clear are accepted and listed in `Settings.warnings`.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from decimal import Decimal, InvalidOperation
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlparse
+
+from relay.errors import ConfigError
+
+DEFAULT_RETRY_SECONDS = (0, 5, 300, 1800, 7200, 18000, 36000, 36000)  # Svix's schedule
+SECRET_KEYS = {"secret_key", "admin_token", "webhook_secret", "api_key", "api_secret", "secret"}
+_VAR = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
+_SYMBOL = re.compile(r"^[A-Za-z0-9_.-]{1,16}$")
+_NAME = re.compile(r"^[a-z0-9][a-z0-9_-]{0,62}$")
+_ADDRESS = re.compile(r"^0x[0-9a-fA-F]{40}$")
+RATE_KINDS = ("peg", "fixed", "chainlink", "coingecko")
+
+
+@dataclass(frozen=True)
+class RelaySettings:
+    """The `[relay]` table."""
+
+    public_url: str
+    listen: str
+    database_url: str
+    secret_key: str
+    admin_token: str
+    delivery_retry_seconds: tuple[int, ...]
+    delivery_timeout_seconds: int = 15
+
+
+@dataclass(frozen=True)
+class AssetSettings:
+    """One `[chains.<chain>.assets.<SYMBOL>]` table; `contract` is None for the native coin."""
+
+    symbol: str
+    decimals: int
+    rate: tuple[str, ...]
+    contract: str | None = None
+
+    @property
+    def native(self) -> bool:
+        """Tell whether this is the chain's native coin (ETH)."""
+        return self.contract is None
+
+
+@dataclass(frozen=True)
+class ChainSettings:
+    """One `[chains.<name>]` table; `confirmations` counts the payment's own block (1 = mined)."""
+
+    name: str
+    rpc_urls: tuple[str, ...]
+    chain_id: int
+    confirmations: int
+    finality: str | None
+    poll_seconds: float
+    max_block_range: int
+    address_chunk_size: int
+    reorg_depth: int
+    assets: Mapping[str, AssetSettings]
+
+
+@dataclass(frozen=True)
+class WebhookSettings:
+    """One `[[stores.<name>.webhooks]]` endpoint, signed per Standard Webhooks."""
+
+    url: str
+    secrets: tuple[str, ...]
+    events: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class StoreSettings:
+    """One `[stores.<name>]` table."""
+
+    name: str
+    platform: str
+    base_url: str
+    webhook_secrets: tuple[str, ...]
+    api_key: str
+    api_secret: str
+    payment_methods: tuple[str, ...]
+    xpub: str
+    accept: tuple[tuple[str, str], ...]  # (chain, asset symbol)
+    invoice_expiry_minutes: float
+    monitoring_minutes: float
+    payment_tolerance_percent: Decimal
+    reconcile_seconds: int
+    webhooks: tuple[WebhookSettings, ...] = ()
+
+
+@dataclass(frozen=True)
+class Settings:
+    """The whole validated configuration."""
+
+    relay: RelaySettings
+    chains: Mapping[str, ChainSettings]
+    stores: Mapping[str, StoreSettings]
+    warnings: tuple[str, ...] = field(default=())
+    source: str = "<memory>"
+
+
+class _Reader:
+    """Collect problems while reading typed values out of nested tables."""
+
+    def __init__(self, env: Mapping[str, str]) -> None:
+        self.env = env
+        self.problems: list[tuple[str, str]] = []
+        self.warnings: list[str] = []
+
+    def problem(self, key: str, message: str) -> None:
+        self.problems.append((key, message))
+
+    def interpolate(self, key: str, value: str) -> str:
+        """Replace `${VAR}` by the environment's value; a missing variable is a problem."""
+        missing = [name for name in _VAR.findall(value) if name not in self.env]
+        for name in missing:
+            self.problem(key, f"environment variable {name} is not set")
+        if missing:
+            return ""
+        last = key.rsplit(".", 1)[-1].split("[", 1)[0]
+        if last in SECRET_KEYS and value and not _VAR.search(value):
+            self.warnings.append(f"{key}: secret written in clear; prefer ${{VAR}}")
+        return _VAR.sub(lambda m: self.env[m.group(1)], value)
+
+    def table(self, data: Mapping[str, Any], key: str, path: str) -> Mapping[str, Any]:
+        value = data.get(key, {})
+        if not isinstance(value, dict):
+            self.problem(f"{path}{key}", "must be a table")
+            return {}
+        return value
+
+    def unknown(self, data: Mapping[str, Any], known: set[str], path: str) -> None:
+        for key in data:
+            if key not in known:
+                self.problem(f"{path}.{key}", "unknown key")
+
+    def string(
+        self, data: Mapping[str, Any], key: str, path: str, default: str | None = None
+    ) -> str:
+        value = data.get(key, default)
+        if value is None:
+            self.problem(f"{path}.{key}", "is required")
+            return ""
+        if not isinstance(value, str):
+            self.problem(f"{path}.{key}", "must be a string")
+            return ""
+        return self.interpolate(f"{path}.{key}", value)
+
+    def strings(
+        self, data: Mapping[str, Any], key: str, path: str, default: tuple[str, ...] | None = None
+    ) -> tuple[str, ...]:
+        value = data.get(key, default)
+        if value is None:
+            self.problem(f"{path}.{key}", "is required")
+            return ()
+        if isinstance(value, str):
+            value = [value]
+        if not isinstance(value, list | tuple) or not all(isinstance(v, str) for v in value):
+            self.problem(f"{path}.{key}", "must be a list of strings")
+            return ()
+        return tuple(self.interpolate(f"{path}.{key}[{i}]", v) for i, v in enumerate(value))
+
+    def integer(
+        self, data: Mapping[str, Any], key: str, path: str, default: int | None, minimum: int = 0
+    ) -> int:
+        value = data.get(key, default)
+        if value is None:
+            self.problem(f"{path}.{key}", "is required")
+            return minimum
+        if isinstance(value, bool) or not isinstance(value, int):
+            self.problem(f"{path}.{key}", "must be an integer")
+            return minimum
+        if value < minimum:
+            self.problem(f"{path}.{key}", f"must be at least {minimum}")
+            return minimum
+        return value
+
+    def number(
+        self,
+        data: Mapping[str, Any],
+        key: str,
+        path: str,
+        default: float,
+        allow_zero: bool = False,
+    ) -> float:
+        value = data.get(key, default)
+        valid = isinstance(value, int | float) and not isinstance(value, bool)
+        if not valid or value < 0 or (value == 0 and not allow_zero):
+            self.problem(f"{path}.{key}", f"must be a {'' if allow_zero else 'positive '}number")
+            return default
+        return float(value)
+
+    def decimal(self, data: Mapping[str, Any], key: str, path: str, default: str) -> Decimal:
+        value = data.get(key, default)
+        if isinstance(value, bool) or not isinstance(value, int | float | str):
+            self.problem(f"{path}.{key}", "must be a number")
+            return Decimal(default)
+        try:
+            # str() of a TOML float keeps the digits the merchant wrote (0.5 → "0.5").
+            result = Decimal(str(value))
+        except InvalidOperation:
+            self.problem(f"{path}.{key}", "must be a number")
+            return Decimal(default)
+        if not result.is_finite() or result < 0:
+            self.problem(f"{path}.{key}", "must be a finite number ≥ 0")
+            return Decimal(default)
+        return result
+
+
+def _check_url(reader: _Reader, key: str, url: str, schemes: tuple[str, ...]) -> None:
+    if not url:
+        return
+    parsed = urlparse(url)
+    if parsed.scheme not in schemes or not parsed.netloc:
+        reader.problem(key, f"must be an absolute {' or '.join(schemes)} URL, got {url!r}")
+
+
+def _read_relay(reader: _Reader, data: Mapping[str, Any]) -> RelaySettings:
+    path = "relay"
+    table = reader.table(data, "relay", "")
+    reader.unknown(
+        table,
+        {"public_url", "listen", "database_url", "secret_key", "admin_token"}
+        | {"delivery_retry_seconds", "delivery_timeout_seconds"},
+        path,
+    )
+    public_url = reader.string(table, "public_url", path, "http://127.0.0.1:8080").rstrip("/")
+    _check_url(reader, f"{path}.public_url", public_url, ("http", "https"))
+    listen = reader.string(table, "listen", path, "127.0.0.1:8080")
+    host, _, port = listen.rpartition(":")
+    if not host or not port.isdigit():
+        reader.problem(f"{path}.listen", f"must be host:port, got {listen!r}")
+    secret_key = reader.string(table, "secret_key", path)
+    if secret_key and len(secret_key) < 16:
+        reader.problem(f"{path}.secret_key", "must be at least 16 characters")
+    admin_token = reader.string(table, "admin_token", path)
+    if admin_token and len(admin_token) < 16:
+        reader.problem(f"{path}.admin_token", "must be at least 16 characters")
+    retry = table.get("delivery_retry_seconds", list(DEFAULT_RETRY_SECONDS))
+    if (
+        not isinstance(retry, list)
+        or not retry
+        or not all(isinstance(v, int) and not isinstance(v, bool) and v >= 0 for v in retry)
+    ):
+        reader.problem(f"{path}.delivery_retry_seconds", "must be a non-empty list of seconds ≥ 0")
+        retry = list(DEFAULT_RETRY_SECONDS)
+    return RelaySettings(
+        public_url=public_url,
+        listen=listen,
+        database_url=reader.string(table, "database_url", path, "sqlite:///relay.db"),
+        secret_key=secret_key,
+        admin_token=admin_token,
+        delivery_retry_seconds=tuple(retry),
+        delivery_timeout_seconds=reader.integer(table, "delivery_timeout_seconds", path, 15, 1),
+    )
+
+
+def _read_rate(reader: _Reader, table: Mapping[str, Any], path: str) -> tuple[str, ...]:
+    rates = reader.strings(table, "rate", path)
+    for i, rate in enumerate(rates):
+        kind, _, arg = rate.partition(":")
+        if kind not in RATE_KINDS or not arg:
+            reader.problem(
+                f"{path}.rate[{i}]",
+                f"unknown rate source {rate!r}; use one of "
+                + ", ".join(f"{k}:…" for k in RATE_KINDS),
+            )
+        elif kind == "fixed":
+            currency, _, price = arg.partition(":")
+            try:
+                ok = len(currency) == 3 and Decimal(price) > 0
+            except InvalidOperation:
+                ok = False
+            if not ok:
+                reader.problem(f"{path}.rate[{i}]", "fixed rate must look like fixed:USD:2500.00")
+        elif kind == "chainlink" and not _ADDRESS.match(arg):
+            reader.problem(f"{path}.rate[{i}]", "chainlink rate needs a feed address")
+    return rates
+
+
+def _read_asset(reader: _Reader, symbol: str, table: Mapping[str, Any], path: str) -> AssetSettings:
+    reader.unknown(table, {"contract", "native", "decimals", "rate"}, path)
+    if not _SYMBOL.match(symbol):
+        reader.problem(path, "asset symbol must be 1-16 letters, digits, '_', '.' or '-'")
+    native = table.get("native", False)
+    if not isinstance(native, bool):
+        reader.problem(f"{path}.native", "must be true or false")
+        native = False
+    contract: str | None = None
+    if native:
+        if "contract" in table:
+            reader.problem(f"{path}.contract", "a native asset has no contract")
+    else:
+        contract = reader.string(table, "contract", path)
+        if contract and not _ADDRESS.match(contract):
+            reader.problem(
+                f"{path}.contract", f"must be a 0x-prefixed 20-byte address: {contract!r}"
+            )
+    decimals = reader.integer(table, "decimals", path, None, 0)
+    if decimals > 36:
+        reader.problem(f"{path}.decimals", "must be at most 36")
+    return AssetSettings(
+        symbol=symbol,
+        decimals=decimals,
+        rate=_read_rate(reader, table, path),
+        contract=contract,
+    )
+
+
+def _read_chain(reader: _Reader, name: str, table: Mapping[str, Any]) -> ChainSettings:
+    path = f"chains.{name}"
+    known = {"rpc_urls", "chain_id", "confirmations", "finality", "poll_seconds", "max_block_range"}
+    reader.unknown(table, known | {"address_chunk_size", "reorg_depth", "assets"}, path)
+    if not _NAME.match(name):
+        reader.problem(path, "chain name must be lowercase letters, digits, '-' or '_'")
+    rpc_urls = reader.strings(table, "rpc_urls", path)
+    if not rpc_urls:
+        reader.problem(f"{path}.rpc_urls", "needs at least one URL")
+    for i, url in enumerate(rpc_urls):
+        _check_url(reader, f"{path}.rpc_urls[{i}]", url, ("http", "https"))
+    finality = table.get("finality")
+    if finality is not None and finality not in ("finalized", "safe"):
+        reader.problem(f"{path}.finality", 'must be "finalized" or "safe"')
+        finality = None
+    assets_table = reader.table(table, "assets", f"{path}.")
+    assets = {
+        symbol: _read_asset(reader, symbol, asset, f"{path}.assets.{symbol}")
+        for symbol, asset in assets_table.items()
+        if isinstance(asset, dict)
+    }
+    for symbol, asset in assets_table.items():
+        if not isinstance(asset, dict):
+            reader.problem(f"{path}.assets.{symbol}", "must be a table")
+    if not assets:
+        reader.problem(f"{path}.assets", "needs at least one asset")
+    if sum(1 for a in assets.values() if a.native) > 1:
+        reader.problem(f"{path}.assets", "at most one native asset per chain")
+    return ChainSettings(
+        name=name,
+        rpc_urls=rpc_urls,
+        chain_id=reader.integer(table, "chain_id", path, None, 1),
+        confirmations=reader.integer(table, "confirmations", path, 12, 1),
+        finality=finality,
+        poll_seconds=reader.number(table, "poll_seconds", path, 12.0),
+        max_block_range=reader.integer(table, "max_block_range", path, 500, 1),
+        address_chunk_size=reader.integer(table, "address_chunk_size", path, 1000, 1),
+        reorg_depth=reader.integer(table, "reorg_depth", path, 64, 1),
+        assets=assets,
+    )
+
+
+def _read_webhooks(
+    reader: _Reader, table: Mapping[str, Any], path: str
+) -> tuple[WebhookSettings, ...]:
+    from relay.events import EVENT_TYPES
+
+    hooks = table.get("webhooks", [])
+    if not isinstance(hooks, list):
+        reader.problem(f"{path}.webhooks", "must be an array of tables [[…webhooks]]")
+        return ()
+    result = []
+    for i, hook in enumerate(hooks):
+        hpath = f"{path}.webhooks[{i}]"
+        if not isinstance(hook, dict):
+            reader.problem(hpath, "must be a table")
+            continue
+        reader.unknown(hook, {"url", "secret", "events"}, hpath)
+        url = reader.string(hook, "url", hpath)
+        _check_url(reader, f"{hpath}.url", url, ("http", "https"))
+        secrets = reader.strings(hook, "secret", hpath)
+        for j, secret in enumerate(secrets):
+            if secret and not secret.startswith("whsec_"):
+                reader.problem(f"{hpath}.secret[{j}]", "must be a Standard Webhooks whsec_… secret")
+        events = reader.strings(hook, "events", hpath, tuple(EVENT_TYPES))
+        for j, event in enumerate(events):
+            if event not in EVENT_TYPES:
+                reader.problem(f"{hpath}.events[{j}]", f"unknown event {event!r}")
+        result.append(WebhookSettings(url=url, secrets=secrets, events=events))
+    return tuple(result)
+
+
+def _read_store(
+    reader: _Reader, name: str, table: Mapping[str, Any], chains: Mapping[str, ChainSettings]
+) -> StoreSettings:
+    from relay.addresses import validate_xpub
+    from relay.specs import available_platforms
+
+    path = f"stores.{name}"
+    known = {"platform", "base_url", "webhook_secret", "api_key", "api_secret", "payment_methods"}
+    known |= {"xpub", "accept", "invoice_expiry_minutes", "monitoring_minutes", "webhooks"}
+    known |= {"payment_tolerance_percent", "reconcile_seconds"}
+    reader.unknown(table, known, path)
+    if not _NAME.match(name):
+        reader.problem(path, "store name must be lowercase letters, digits, '-' or '_'")
+    platform = reader.string(table, "platform", path)
+    if platform and platform not in available_platforms():
+        reader.problem(
+            f"{path}.platform",
+            f"unknown platform {platform!r}; shipped: {', '.join(available_platforms())}",
+        )
+    base_url = reader.string(table, "base_url", path).rstrip("/")
+    _check_url(reader, f"{path}.base_url", base_url, ("http", "https"))
+    xpub = reader.string(table, "xpub", path)
+    if xpub:
+        error = validate_xpub(xpub)
+        if error:
+            reader.problem(f"{path}.xpub", error)
+    accept: list[tuple[str, str]] = []
+    for i, item in enumerate(reader.strings(table, "accept", path)):
+        chain, _, symbol = item.partition(":")
+        if chain not in chains:
+            reader.problem(f"{path}.accept[{i}]", f"unknown chain {chain!r} in {item!r}")
+        elif symbol not in chains[chain].assets:
+            reader.problem(f"{path}.accept[{i}]", f"chain {chain!r} has no asset {symbol!r}")
+        else:
+            accept.append((chain, symbol))
+    if "accept" in table and not accept:
+        reader.problem(f"{path}.accept", "needs at least one chain:ASSET")
+    tolerance = reader.decimal(table, "payment_tolerance_percent", path, "0")
+    if tolerance >= 100:
+        reader.problem(f"{path}.payment_tolerance_percent", "must be below 100")
+    methods = reader.strings(table, "payment_methods", path)
+    if "payment_methods" in table and not methods:
+        reader.problem(f"{path}.payment_methods", "needs at least one payment method id")
+    return StoreSettings(
+        name=name,
+        platform=platform,
+        base_url=base_url,
+        webhook_secrets=reader.strings(table, "webhook_secret", path),
+        api_key=reader.string(table, "api_key", path),
+        api_secret=reader.string(table, "api_secret", path),
+        payment_methods=methods,
+        xpub=xpub,
+        accept=tuple(accept),
+        invoice_expiry_minutes=reader.number(table, "invoice_expiry_minutes", path, 30.0),
+        monitoring_minutes=reader.number(
+            table, "monitoring_minutes", path, 1440.0, allow_zero=True
+        ),
+        payment_tolerance_percent=tolerance,
+        reconcile_seconds=reader.integer(table, "reconcile_seconds", path, 300, 0),
+        webhooks=_read_webhooks(reader, table, path),
+    )
+
+
+def parse_settings(
+    data: Mapping[str, Any], env: Mapping[str, str] | None = None, source: str = "<memory>"
+) -> Settings:
+    """Validate a parsed TOML document into `Settings`; raise ConfigError listing every problem."""
+    reader = _Reader(os.environ if env is None else env)
+    reader.unknown(data, {"relay", "chains", "stores"}, "")
+    relay = _read_relay(reader, data)
+    chains_table = reader.table(data, "chains", "")
+    chains = {
+        name: _read_chain(reader, name, table)
+        for name, table in chains_table.items()
+        if isinstance(table, dict)
+    }
+    stores_table = reader.table(data, "stores", "")
+    stores = {
+        name: _read_store(reader, name, table, chains)
+        for name, table in stores_table.items()
+        if isinstance(table, dict)
+    }
+    for name, table in [*chains_table.items(), *stores_table.items()]:
+        if not isinstance(table, dict):
+            reader.problem(name, "must be a table")
+    if not stores:
+        reader.problem("stores", "needs at least one [stores.<name>] table")
+    if not chains:
+        reader.problem("chains", "needs at least one [chains.<name>] table")
+    ids = [c.chain_id for c in chains.values()]
+    if len(ids) != len(set(ids)):
+        reader.problem("chains", "two chains share a chain_id")
+    if reader.problems:
+        raise ConfigError(reader.problems)
+    return Settings(
+        relay=relay, chains=chains, stores=stores, warnings=tuple(reader.warnings), source=source
+    )
+
+
+def load_settings(path: str | Path, env: Mapping[str, str] | None = None) -> Settings:
+    """Read and validate a TOML config file; raise ConfigError naming each bad key."""
+    path = Path(path)
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise ConfigError([(str(path), "file not found")]) from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError([(str(path), f"not valid TOML: {exc}")]) from None
+    return parse_settings(data, env, source=str(path))
+
+
+def summarize(settings: Settings) -> str:
+    """Describe a valid configuration in a few lines (for `relay check-config`)."""
+    lines = [f"config OK: {settings.source}"]
+    for chain in settings.chains.values():
+        assets = ", ".join(chain.assets)
+        rule = f"finality={chain.finality}" if chain.finality else f"{chain.confirmations} conf"
+        lines.append(f"  chain {chain.name} (id {chain.chain_id}, {rule}): {assets}")
+    for store in settings.stores.values():
+        accept = ", ".join(f"{c}:{a}" for c, a in store.accept)
+        lines.append(f"  store {store.name} ({store.platform}, {store.base_url}): {accept}")
+    lines.extend(f"  warning: {w}" for w in settings.warnings)
+    return "\n".join(lines)

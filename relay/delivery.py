@@ -1,0 +1,224 @@
+"""Send what is due in the outbox: storefront pushes and status webhooks, with retries.
+
+`deliver_due` claims due deliveries (a lease in `claimed_until`; `FOR UPDATE SKIP LOCKED` on
+PostgreSQL so two workers never take the same row), keeps order per (store, order, target) — a
+delivery waits while an older one for the same order and target is pending — sends each, records
+the attempt (time, status code, latency, response excerpt, error) and schedules the next try from
+`delivery_retry_seconds`, or a later `Retry-After`. Retried: no answer, timeouts, 408, 425, 429 and
+5xx; any other 4xx fails the delivery at once with the reason. Status webhooks are signed per
+Standard Webhooks (`standardwebhooks` package); `webhook-id` is the event id on every try.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from datetime import datetime, timedelta
+
+import requests
+from sqlalchemy import select
+from standardwebhooks.webhooks import Webhook
+
+from relay.config import Settings, WebhookSettings
+from relay.db import Database
+from relay.models import Delivery, DeliveryAttempt
+from relay.outbox import STOREFRONT
+from relay.specs import load_spec
+from relay.storefront import (
+    EXCERPT_CHARS,
+    CallRecord,
+    Outcome,
+    StorefrontClient,
+    is_retryable,
+    parse_retry_after,
+)
+
+log = logging.getLogger(__name__)
+
+CLAIM_LEASE_SECONDS = 120
+USER_AGENT = "relay/0.1 (+https://github.com/relay)"
+
+
+class Sender:
+    """Send one delivery over HTTP; owns the requests.Session and per-store clients."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.http = requests.Session()
+        self.timeout = settings.relay.delivery_timeout_seconds
+        self._clients: dict[str, StorefrontClient] = {}
+
+    def close(self) -> None:
+        """Close the HTTP session."""
+        self.http.close()
+
+    def send(self, delivery: Delivery) -> Outcome:
+        """Send one delivery; never raises for network or HTTP errors."""
+        if delivery.target == STOREFRONT:
+            return self._client(delivery.store).push(delivery.payload)
+        store = self.settings.stores[delivery.store]
+        hook = next((h for h in store.webhooks if h.url == delivery.target), None)
+        if hook is None:
+            return Outcome(ok=False, error="webhook endpoint no longer configured")
+        return self._webhook(hook, delivery)
+
+    def _client(self, store_name: str) -> StorefrontClient:
+        if store_name not in self._clients:
+            store = self.settings.stores[store_name]
+            spec = load_spec(store.platform)
+            self._clients[store_name] = StorefrontClient(store, spec, self.http, self.timeout)
+        return self._clients[store_name]
+
+    def _webhook(self, hook: WebhookSettings, delivery: Delivery) -> Outcome:
+        body = json.dumps(delivery.payload, separators=(",", ":"), sort_keys=True)
+        moment = datetime.now().astimezone()
+        signature = " ".join(
+            Webhook(secret).sign(msg_id=delivery.event_id, timestamp=moment, data=body)
+            for secret in hook.secrets
+        )
+        headers = {
+            "Content-Type": "application/json",
+            "User-Agent": USER_AGENT,
+            "webhook-id": delivery.event_id,
+            "webhook-timestamp": str(int(moment.timestamp())),
+            "webhook-signature": signature,
+        }
+        started = time.monotonic()
+        try:
+            response = self.http.post(
+                hook.url,
+                data=body.encode(),
+                headers=headers,
+                timeout=self.timeout,
+                allow_redirects=False,
+            )
+        except requests.RequestException as exc:
+            record = CallRecord("POST", hook.url, None, _ms(started), error=type(exc).__name__)
+            return Outcome(ok=False, retry=True, error=record.error, calls=[record])
+        record = CallRecord(
+            "POST",
+            hook.url,
+            response.status_code,
+            _ms(started),
+            excerpt=response.text[:EXCERPT_CHARS],
+            retry_after=parse_retry_after(response.headers.get("Retry-After")),
+        )
+        ok = 200 <= response.status_code < 300  # Standard Webhooks: 3xx is a failure
+        return Outcome(
+            ok=ok,
+            retry=not ok and is_retryable(response.status_code),
+            status_code=response.status_code,
+            error="" if ok else f"HTTP {response.status_code}",
+            excerpt=record.excerpt,
+            retry_after=record.retry_after,
+            calls=[record],
+        )
+
+
+def _ms(started: float) -> int:
+    return int((time.monotonic() - started) * 1000)
+
+
+def claim_due(db: Database, now: datetime, limit: int) -> list[int]:
+    """Claim up to `limit` due deliveries (oldest first, one per order and target); return ids."""
+    with db.transaction() as session:
+        query = (
+            select(Delivery)
+            .where(Delivery.status == "pending")
+            .order_by(Delivery.id)
+            .limit(limit * 20)
+        )
+        if not db.is_sqlite:
+            query = query.with_for_update(skip_locked=True)
+        claimed: list[int] = []
+        blocked: set[tuple[str, str, str]] = set()
+        for delivery in session.scalars(query):
+            key = (delivery.store, delivery.order_id, delivery.target)
+            if key in blocked:
+                continue
+            blocked.add(key)  # later deliveries for this order and target wait for this one
+            leased = delivery.claimed_until is not None and delivery.claimed_until > now
+            if delivery.next_attempt_at > now or leased:
+                continue
+            delivery.claimed_until = now + timedelta(seconds=CLAIM_LEASE_SECONDS)
+            claimed.append(delivery.id)
+            if len(claimed) >= limit:
+                break
+        return claimed
+
+
+def record_outcome(
+    db: Database, settings: Settings, delivery_id: int, outcome: Outcome, now: datetime
+) -> Delivery | None:
+    """Store the attempt and the delivery's next state; return the delivery."""
+    schedule = settings.relay.delivery_retry_seconds
+    with db.transaction() as session:
+        delivery = session.get(Delivery, delivery_id)
+        if delivery is None:
+            return None
+        delivery.attempts += 1
+        session.add(
+            DeliveryAttempt(
+                delivery_id=delivery.id,
+                at=now,
+                status_code=outcome.status_code,
+                latency_ms=outcome.latency_ms,
+                response_excerpt=outcome.excerpt,
+                error=outcome.error,
+            )
+        )
+        delivery.claimed_until = None
+        delivery.last_error = outcome.error
+        if outcome.ok:
+            delivery.status = "succeeded"
+            delivery.completed_at = now
+        elif outcome.retry and delivery.attempts < len(schedule):
+            wait = float(schedule[delivery.attempts])
+            if outcome.retry_after is not None:
+                wait = max(wait, outcome.retry_after)
+            delivery.next_attempt_at = now + timedelta(seconds=wait)
+        else:
+            delivery.status = "failed"
+            delivery.completed_at = now
+            log.error(
+                "delivery %s (%s to %s) failed: %s",
+                delivery.id,
+                delivery.event,
+                delivery.target,
+                outcome.error,
+            )
+        return delivery
+
+
+def deliver_due(db: Database, settings: Settings, sender: Sender, limit: int = 50) -> int:
+    """Send every due delivery once; return how many were attempted."""
+    ids = claim_due(db, _now(), limit)
+    for delivery_id in ids:
+        with db.transaction() as session:
+            delivery = session.get(Delivery, delivery_id)
+            if delivery is None or delivery.status != "pending":
+                continue
+            session.expunge(delivery)
+        outcome = sender.send(delivery)
+        record_outcome(db, settings, delivery_id, outcome, _now())
+    return len(ids)
+
+
+def _now() -> datetime:
+    from relay.models import utcnow
+
+    return utcnow()
+
+
+def redeliver(db: Database, delivery_id: int, now: datetime) -> Delivery | None:
+    """Queue a delivery to be sent again now, whatever its state; return it (None if unknown)."""
+    with db.transaction() as session:
+        delivery = session.get(Delivery, delivery_id)
+        if delivery is None:
+            return None
+        delivery.status = "pending"
+        delivery.next_attempt_at = now
+        delivery.claimed_until = None
+        delivery.completed_at = None
+        return delivery

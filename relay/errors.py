@@ -1,0 +1,97 @@
+"""Raise one of these; the web layer maps each to an HTTP answer in one place.
+
+RelayError                      base; HTTP 400 "bad_request"
+├── ConfigError                 a config file problem; carries every problem with its key path
+├── SpecError                   a plugin spec problem (file and key path)
+├── SignatureError              HTTP 401: a webhook signature did not verify
+├── AuthError                   HTTP 401: missing or wrong bearer token
+├── NotFound                    HTTP 404: no such store, invoice or delivery
+├── PayloadError                HTTP 400: a request body we cannot read
+├── InvoiceError                HTTP 422: the invoice cannot be opened (no total, no option…)
+│   └── RateUnavailable         no rate source answered for an asset (fail closed)
+├── TransitionError             an illegal invoice status move (a bug, never user input)
+└── StorefrontError             the storefront's API answered with an error
+"""
+
+from __future__ import annotations
+
+
+class RelayError(Exception):
+    """Base of every error the relay raises on purpose."""
+
+    http_status = 400
+    code = "bad_request"
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
+class ConfigError(RelayError):
+    """Raise for an invalid configuration; `problems` lists (key path, message) pairs."""
+
+    code = "config_error"
+
+    def __init__(self, problems: list[tuple[str, str]]) -> None:
+        self.problems = problems
+        super().__init__("; ".join(f"{key}: {msg}" for key, msg in problems))
+
+
+class SpecError(RelayError):
+    """Raise for an invalid plugin spec; the message names the file and the key path."""
+
+    code = "spec_error"
+
+
+class SignatureError(RelayError):
+    """Raise when a webhook signature is missing or does not verify."""
+
+    http_status = 401
+    code = "invalid_signature"
+
+
+class AuthError(RelayError):
+    """Raise when a bearer token is missing or wrong."""
+
+    http_status = 401
+    code = "unauthorized"
+
+
+class NotFound(RelayError):
+    """Raise when a store, invoice or delivery does not exist."""
+
+    http_status = 404
+    code = "not_found"
+
+
+class PayloadError(RelayError):
+    """Raise when a request body cannot be read as the platform's payload."""
+
+    code = "invalid_payload"
+
+
+class InvoiceError(RelayError):
+    """Raise when an invoice cannot be opened for an order."""
+
+    http_status = 422
+    code = "invoice_error"
+
+
+class RateUnavailable(InvoiceError):
+    """Raise when no rate source answered for an asset."""
+
+    code = "rate_unavailable"
+
+
+class TransitionError(RelayError):
+    """Raise for an invoice status move the state machine does not allow."""
+
+    http_status = 409
+    code = "illegal_transition"
+
+
+class StorefrontError(RelayError):
+    """Raise when the storefront's API answers with an error."""
+
+    http_status = 502
+    code = "storefront_error"

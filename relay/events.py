@@ -1,0 +1,20 @@
+"""Name the outgoing events (DESIGN.md "Outgoing event names")."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+
+class EventType(StrEnum):
+    """An outgoing event; the value is the wire name."""
+
+    CREATED = "invoice.created"
+    PAYMENT_RECEIVED = "invoice.payment_received"
+    PROCESSING = "invoice.processing"
+    SETTLED = "invoice.settled"
+    EXPIRED = "invoice.expired"
+    INVALID = "invoice.invalid"
+    PAID_LATE = "invoice.paid_late"
+
+
+EVENT_TYPES: tuple[str, ...] = tuple(e.value for e in EventType)

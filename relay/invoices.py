@@ -1,0 +1,318 @@
+"""Open invoices, record payments and apply status changes; every change queues its deliveries.
+
+Each public function runs inside one database transaction given by the caller (or opens one), so a
+transition and its outbox rows are written together. `open_invoice` is idempotent per
+(store, order id), concurrent duplicates included.
+"""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from decimal import Decimal
+
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session, selectinload
+
+from relay.addresses import derive_address, xpub_id
+from relay.config import Settings, StoreSettings
+from relay.db import Database
+from relay.eip681 import payment_uri
+from relay.errors import InvoiceError, RateUnavailable
+from relay.events import EventType
+from relay.lifecycle import (
+    STATUS_EVENTS,
+    CountedPayment,
+    InvoiceException,
+    InvoiceStatus,
+    check_transition,
+    evaluate,
+)
+from relay.models import AddressCounter, Invoice, Payment, PaymentOption
+from relay.outbox import queue_event
+from relay.pricing import quote, to_base_units
+
+OPEN_RETRIES = 5
+ACTIVE_STATUSES = (InvoiceStatus.NEW, InvoiceStatus.PROCESSING)
+
+
+@dataclass(frozen=True)
+class OrderData:
+    """A storefront order as the inbound layer read it; `total` in the order's currency."""
+
+    store: str
+    order_id: str
+    currency: str
+    total: Decimal
+    order_number: str = ""
+    order_key: str = ""
+    customer_email: str = ""
+
+
+@dataclass(frozen=True)
+class ObservedTransfer:
+    """A transfer to a deposit address; `amount` in base units, `log_index` -1 when native."""
+
+    chain: str
+    asset: str
+    tx_hash: str
+    log_index: int
+    from_address: str
+    to_address: str
+    amount: int
+    block_number: int
+    block_hash: str
+    block_time: datetime
+
+
+def new_invoice_id() -> str:
+    """Return a fresh, unguessable invoice id."""
+    return "inv_" + secrets.token_urlsafe(16)
+
+
+def load_invoice(session: Session, invoice_id: str) -> Invoice | None:
+    """Return an invoice with its options and payments loaded, or None."""
+    return session.scalar(
+        select(Invoice)
+        .where(Invoice.id == invoice_id)
+        .options(selectinload(Invoice.options), selectinload(Invoice.payments))
+    )
+
+
+def find_invoice(session: Session, store: str, order_id: str) -> Invoice | None:
+    """Return the invoice for (store, order id) with options and payments loaded, or None."""
+    return session.scalar(
+        select(Invoice)
+        .where(Invoice.store == store, Invoice.order_id == order_id)
+        .options(selectinload(Invoice.options), selectinload(Invoice.payments))
+    )
+
+
+def open_invoice(
+    db: Database, settings: Settings, order: OrderData, now: datetime
+) -> tuple[Invoice, bool]:
+    """Return the invoice for the order, opening it if there is none: (invoice, created).
+
+    raises InvoiceError (nothing written) when the total is not positive or no option can be
+    priced. Concurrent calls for one order make exactly one invoice.
+    """
+    store = settings.stores[order.store]
+    if not order.total.is_finite() or order.total <= 0:
+        raise InvoiceError(f"order total must be positive, got {order.total}")
+    if len(order.currency) != 3 or not order.currency.isalpha():
+        raise InvoiceError(f"order currency must be an ISO 4217 code, got {order.currency!r}")
+    for _ in range(OPEN_RETRIES):
+        try:
+            with db.transaction() as session:
+                existing = find_invoice(session, order.store, order.order_id)
+                if existing is not None:
+                    return existing, False
+                invoice = _build_invoice(session, settings, store, order, now)
+                session.add(invoice)
+                session.flush()
+                queue_event(session, settings, invoice, EventType.CREATED, now)
+                return invoice, True
+        except IntegrityError:
+            continue  # a concurrent delivery for the same order (or index) won; read it again
+    with db.transaction() as session:
+        existing = find_invoice(session, order.store, order.order_id)
+    if existing is None:
+        raise InvoiceError("could not open the invoice: the database kept refusing it")
+    return existing, False
+
+
+def _build_invoice(
+    session: Session, settings: Settings, store: StoreSettings, order: OrderData, now: datetime
+) -> Invoice:
+    invoice_id = new_invoice_id()
+    priced = []
+    reasons = []
+    for chain_name, symbol in store.accept:
+        chain = settings.chains[chain_name]
+        asset = chain.assets[symbol]
+        try:
+            rate = quote(asset, order.currency, now)
+        except RateUnavailable as exc:
+            reasons.append(exc.message)
+            continue
+        priced.append((chain, asset, rate, to_base_units(order.total, rate.rate, asset.decimals)))
+    if not priced:
+        raise InvoiceError("no payment option could be priced: " + "; ".join(reasons))
+    index = _next_address_index(session, store.xpub)
+    address = derive_address(store.xpub, index)
+    invoice = Invoice(
+        id=invoice_id,
+        store=store.name,
+        order_id=order.order_id,
+        order_number=order.order_number,
+        order_key=order.order_key,
+        customer_email=order.customer_email,
+        currency=order.currency.upper(),
+        amount=order.total,
+        status=InvoiceStatus.NEW.value,
+        exception="",
+        created_at=now,
+        expires_at=now + timedelta(minutes=store.invoice_expiry_minutes),
+        monitoring_ends_at=now
+        + timedelta(minutes=store.invoice_expiry_minutes + store.monitoring_minutes),
+        address_index=index,
+        deposit_address=address,
+        paid_base_units=0,
+    )
+    invoice.options = [
+        PaymentOption(
+            chain=chain.name,
+            chain_id=chain.chain_id,
+            asset=asset.symbol,
+            contract=asset.contract,
+            decimals=asset.decimals,
+            address=address,
+            amount_base_units=amount,
+            rate=rate.rate,
+            rate_source=rate.source,
+            rate_at=rate.at,
+            uri=payment_uri(
+                chain_id=chain.chain_id, to=address, amount=amount, token=asset.contract
+            ),
+        )
+        for chain, asset, rate, amount in priced
+    ]
+    invoice.payments = []
+    return invoice
+
+
+def _next_address_index(session: Session, xpub: str) -> int:
+    """Take the next derivation index for an xpub (row-locked; SQLite locks the database)."""
+    key = xpub_id(xpub)
+    counter = session.scalar(
+        select(AddressCounter).where(AddressCounter.xpub_id == key).with_for_update()
+    )
+    if counter is None:
+        counter = AddressCounter(xpub_id=key, next_index=0)
+        session.add(counter)
+    index = counter.next_index
+    counter.next_index = index + 1
+    session.flush()
+    return index
+
+
+def record_transfer(
+    session: Session,
+    settings: Settings,
+    invoice: Invoice,
+    transfer: ObservedTransfer,
+    now: datetime,
+) -> Payment | None:
+    """Record a transfer to the invoice's address once; return the new Payment or None if known.
+
+    The first asset paid fixes the invoice's option; a transfer in another asset is recorded as
+    `other_asset` and reported, never summed at a made-up rate. A known transfer that had been
+    orphaned by a reorg and is seen again in a canonical block is counted again.
+    """
+    existing = session.scalar(
+        select(Payment).where(
+            Payment.chain == transfer.chain,
+            Payment.tx_hash == transfer.tx_hash,
+            Payment.log_index == transfer.log_index,
+        )
+    )
+    if existing is not None:
+        if existing.block_hash != transfer.block_hash:
+            existing.block_hash = transfer.block_hash
+            existing.block_number = transfer.block_number
+            existing.block_time = transfer.block_time
+            if existing.state == "orphaned":
+                existing.state = _state_for(invoice, transfer, now)
+        return None
+    key = f"{transfer.chain}:{transfer.asset}"
+    if invoice.paid_option is None and any(f"{o.chain}:{o.asset}" == key for o in invoice.options):
+        invoice.paid_option = key
+    payment = Payment(
+        invoice_id=invoice.id,
+        chain=transfer.chain,
+        asset=transfer.asset,
+        tx_hash=transfer.tx_hash,
+        log_index=transfer.log_index,
+        from_address=transfer.from_address,
+        to_address=transfer.to_address,
+        amount_base_units=transfer.amount,
+        block_number=transfer.block_number,
+        block_hash=transfer.block_hash,
+        block_time=transfer.block_time,
+        seen_at=now,
+        state=_state_for(invoice, transfer, now),
+        confirmations=0,
+        confirmed=False,
+    )
+    invoice.payments.append(payment)
+    session.flush()
+    queue_event(
+        session,
+        settings,
+        invoice,
+        EventType.PAYMENT_RECEIVED,
+        now,
+        extra={"tx_hash": payment.tx_hash, "log_index": payment.log_index, "state": payment.state},
+    )
+    return payment
+
+
+def _state_for(invoice: Invoice, transfer: ObservedTransfer, now: datetime) -> str:
+    if f"{transfer.chain}:{transfer.asset}" != invoice.paid_option:
+        return "other_asset"
+    if transfer.block_time > invoice.monitoring_ends_at:
+        return "after_monitoring"
+    return "counted"
+
+
+def refresh_invoice(
+    session: Session, settings: Settings, invoice: Invoice, now: datetime
+) -> list[str]:
+    """Apply the state machine to the invoice's payments; queue events; return the event names."""
+    store = settings.stores[invoice.store]
+    due = _due(invoice)
+    counted: Sequence[CountedPayment] = [
+        CountedPayment(p.amount_base_units, p.confirmed, p.block_time)
+        for p in invoice.payments
+        if p.state == "counted"
+    ]
+    current = InvoiceStatus(invoice.status)
+    result = evaluate(
+        current=current,
+        due=due,
+        payments=counted,
+        tolerance_percent=store.payment_tolerance_percent,
+        now=now,
+        expires_at=invoice.expires_at,
+        monitoring_ends_at=invoice.monitoring_ends_at,
+    )
+    invoice.paid_base_units = result.paid
+    events: list[str] = []
+    if result.status == current and result.exception.value == invoice.exception:
+        return events
+    check_transition(current, result.status)
+    invoice.exception = result.exception.value
+    if result.status != current:
+        invoice.status = result.status.value
+        if result.status == InvoiceStatus.SETTLED:
+            invoice.settled_at = now
+        events.append(STATUS_EVENTS[result.status].value)
+        if (
+            result.status == InvoiceStatus.SETTLED
+            and result.exception == InvoiceException.PAID_LATE
+        ):
+            events.append(EventType.PAID_LATE.value)
+    for event in events:
+        queue_event(session, settings, invoice, event, now)
+    return events
+
+
+def _due(invoice: Invoice) -> int:
+    """Return the base units due in the fixed option (or the first option before any payment)."""
+    for option in invoice.options:
+        if f"{option.chain}:{option.asset}" == invoice.paid_option:
+            return option.amount_base_units
+    return invoice.options[0].amount_base_units if invoice.options else 0

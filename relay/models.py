@@ -1,0 +1,249 @@
+"""Declare the relay's tables: invoices, payment options, payments, deliveries, attempts, cursors.
+
+Money columns hold exact values: base-unit integers and fiat decimals are stored as decimal strings
+(SQLite has no exact wide numeric type), times as UTC.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    TypeDecorator,
+    UniqueConstraint,
+)
+from sqlalchemy.engine import Dialect
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+
+SCHEMA_VERSION = 1
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """Store datetimes as naive UTC and hand them back timezone-aware."""
+
+    impl = DateTime
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given; use an aware UTC datetime")
+        return value.astimezone(UTC).replace(tzinfo=None)
+
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        return None if value is None else value.replace(tzinfo=UTC)
+
+
+class BaseUnits(TypeDecorator[int]):
+    """Store an unbounded non-negative integer (base units, wei) as its decimal string."""
+
+    impl = String(80)
+    cache_ok = True
+
+    def process_bind_param(self, value: int | None, dialect: Dialect) -> str | None:
+        if value is None:
+            return None
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise TypeError(f"base units must be int, got {type(value).__name__}")
+        return str(value)
+
+    def process_result_value(self, value: str | None, dialect: Dialect) -> int | None:
+        return None if value is None else int(value)
+
+
+class ExactDecimal(TypeDecorator[Decimal]):
+    """Store a Decimal as its exact string."""
+
+    impl = String(80)
+    cache_ok = True
+
+    def process_bind_param(self, value: Decimal | None, dialect: Dialect) -> str | None:
+        if value is None:
+            return None
+        if not isinstance(value, Decimal):
+            raise TypeError(f"expected Decimal, got {type(value).__name__}")
+        return str(value)
+
+    def process_result_value(self, value: str | None, dialect: Dialect) -> Decimal | None:
+        return None if value is None else Decimal(value)
+
+
+class Base(DeclarativeBase):
+    """Base of every table."""
+
+
+class SchemaVersion(Base):
+    """The schema version the database was created with."""
+
+    __tablename__ = "schema_version"
+    version: Mapped[int] = mapped_column(Integer, primary_key=True)
+
+
+class Invoice(Base):
+    """The relay's gateway order for one storefront order."""
+
+    __tablename__ = "invoices"
+    __table_args__ = (UniqueConstraint("store", "order_id", name="uq_invoice_store_order"),)
+
+    id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    store: Mapped[str] = mapped_column(String(64))
+    order_id: Mapped[str] = mapped_column(String(128))
+    order_number: Mapped[str] = mapped_column(String(128), default="")
+    order_key: Mapped[str] = mapped_column(String(128), default="")
+    customer_email: Mapped[str] = mapped_column(String(320), default="")
+    currency: Mapped[str] = mapped_column(String(8))
+    amount: Mapped[Decimal] = mapped_column(ExactDecimal)
+    status: Mapped[str] = mapped_column(String(16), index=True)
+    exception: Mapped[str] = mapped_column(String(16), default="")
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    monitoring_ends_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
+    settled_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    address_index: Mapped[int] = mapped_column(Integer)
+    deposit_address: Mapped[str] = mapped_column(String(42), unique=True)
+    # "chain:ASSET" of the first payment: it fixes the option the invoice is paid in
+    paid_option: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    paid_base_units: Mapped[int] = mapped_column(BaseUnits, default=0)
+
+    options: Mapped[list[PaymentOption]] = relationship(
+        back_populates="invoice", order_by="PaymentOption.id", cascade="all, delete-orphan"
+    )
+    payments: Mapped[list[Payment]] = relationship(
+        back_populates="invoice", order_by="Payment.id", cascade="all, delete-orphan"
+    )
+
+
+class PaymentOption(Base):
+    """One way to pay an invoice: chain, asset, address, amount, EIP-681 URI, locked rate."""
+
+    __tablename__ = "payment_options"
+    __table_args__ = (UniqueConstraint("invoice_id", "chain", "asset", name="uq_option"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    invoice_id: Mapped[str] = mapped_column(ForeignKey("invoices.id", ondelete="CASCADE"))
+    chain: Mapped[str] = mapped_column(String(64))
+    chain_id: Mapped[int] = mapped_column(Integer)
+    asset: Mapped[str] = mapped_column(String(16))
+    contract: Mapped[str | None] = mapped_column(String(42), nullable=True)
+    decimals: Mapped[int] = mapped_column(Integer)
+    address: Mapped[str] = mapped_column(String(42))
+    amount_base_units: Mapped[int] = mapped_column(BaseUnits)
+    rate: Mapped[Decimal] = mapped_column(ExactDecimal)  # fiat per whole asset unit
+    rate_source: Mapped[str] = mapped_column(String(200))
+    rate_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    uri: Mapped[str] = mapped_column(Text)
+
+    invoice: Mapped[Invoice] = relationship(back_populates="options")
+
+
+class Payment(Base):
+    """One on-chain transfer to an invoice's deposit address; recorded once per (chain, tx, log)."""
+
+    __tablename__ = "payments"
+    __table_args__ = (
+        UniqueConstraint("chain", "tx_hash", "log_index", name="uq_payment"),
+        Index("ix_payment_chain_block", "chain", "block_number"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    invoice_id: Mapped[str] = mapped_column(ForeignKey("invoices.id", ondelete="CASCADE"))
+    chain: Mapped[str] = mapped_column(String(64))
+    asset: Mapped[str] = mapped_column(String(16))
+    tx_hash: Mapped[str] = mapped_column(String(66))
+    log_index: Mapped[int] = mapped_column(Integer)  # -1 for a native transfer
+    from_address: Mapped[str] = mapped_column(String(42), default="")
+    to_address: Mapped[str] = mapped_column(String(42))
+    amount_base_units: Mapped[int] = mapped_column(BaseUnits)
+    block_number: Mapped[int] = mapped_column(Integer)
+    block_hash: Mapped[str] = mapped_column(String(66))
+    block_time: Mapped[datetime] = mapped_column(UTCDateTime)
+    seen_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    # counted | other_asset | after_monitoring | orphaned
+    state: Mapped[str] = mapped_column(String(20), default="counted")
+    confirmations: Mapped[int] = mapped_column(Integer, default=0)
+    confirmed: Mapped[bool] = mapped_column(Boolean, default=False)  # meets the chain's rule
+
+    invoice: Mapped[Invoice] = relationship(back_populates="payments")
+
+
+class Delivery(Base):
+    """One outgoing message kept in the outbox until acknowledged (storefront call or webhook)."""
+
+    __tablename__ = "deliveries"
+    __table_args__ = (
+        Index("ix_delivery_due", "status", "next_attempt_at"),
+        Index("ix_delivery_order", "store", "order_id", "id"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    event_id: Mapped[str] = mapped_column(String(40))  # the same on every retry (webhook-id)
+    event: Mapped[str] = mapped_column(String(40))
+    invoice_id: Mapped[str] = mapped_column(ForeignKey("invoices.id", ondelete="CASCADE"))
+    store: Mapped[str] = mapped_column(String(64))
+    order_id: Mapped[str] = mapped_column(String(128))
+    target: Mapped[str] = mapped_column(String(600))  # "storefront" or a webhook URL
+    payload: Mapped[dict[str, Any]] = mapped_column(JSON)
+    status: Mapped[str] = mapped_column(String(16), default="pending")  # pending|succeeded|failed
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    claimed_until: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    last_error: Mapped[str] = mapped_column(Text, default="")
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    completed_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+
+    attempt_log: Mapped[list[DeliveryAttempt]] = relationship(
+        back_populates="delivery", order_by="DeliveryAttempt.id", cascade="all, delete-orphan"
+    )
+
+
+class DeliveryAttempt(Base):
+    """One try of a delivery: when, HTTP status, latency, response excerpt, error."""
+
+    __tablename__ = "delivery_attempts"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    delivery_id: Mapped[int] = mapped_column(ForeignKey("deliveries.id", ondelete="CASCADE"))
+    at: Mapped[datetime] = mapped_column(UTCDateTime)
+    status_code: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    latency_ms: Mapped[int] = mapped_column(Integer)
+    response_excerpt: Mapped[str] = mapped_column(Text, default="")
+    error: Mapped[str] = mapped_column(Text, default="")
+
+    delivery: Mapped[Delivery] = relationship(back_populates="attempt_log")
+
+
+class ChainCursor(Base):
+    """The last block a chain's watcher has scanned, with its hash to notice reorgs."""
+
+    __tablename__ = "chain_cursors"
+
+    chain: Mapped[str] = mapped_column(String(64), primary_key=True)
+    block_number: Mapped[int] = mapped_column(Integer)
+    block_hash: Mapped[str] = mapped_column(String(66))
+    block_time: Mapped[datetime] = mapped_column(UTCDateTime)  # decides when expiry is safe
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class AddressCounter(Base):
+    """The next unused derivation index per xpub (keyed by its SHA-256)."""
+
+    __tablename__ = "address_counters"
+
+    xpub_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    next_index: Mapped[int] = mapped_column(Integer)
+
+
+def utcnow() -> datetime:
+    """Return the current time, timezone-aware UTC."""
+    return datetime.now(UTC)

@@ -1,0 +1,96 @@
+"""Run the relay's periodic jobs with APScheduler: one watcher per chain, delivery, expiry sweep."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from functools import partial
+
+from apscheduler.schedulers.background import BackgroundScheduler
+
+from relay.chain import Web3Chain
+from relay.config import ChainSettings, Settings
+from relay.db import Database
+from relay.delivery import Sender, deliver_due
+from relay.models import utcnow
+from relay.watcher import scan_once, sweep_expired
+
+log = logging.getLogger(__name__)
+
+DELIVERY_SECONDS = 1.0
+SWEEP_SECONDS = 5.0
+
+
+class Runtime:
+    """The long-lived parts the jobs share: settings, database, chain clients, HTTP sender."""
+
+    def __init__(self, settings: Settings, db: Database) -> None:
+        self.settings = settings
+        self.db = db
+        self.chains = {
+            name: Web3Chain(chain.rpc_urls, address_chunk_size=chain.address_chunk_size)
+            for name, chain in settings.chains.items()
+        }
+        self.sender = Sender(settings)
+
+    def scan(self, chain: ChainSettings) -> None:
+        """Run one watcher tick for a chain."""
+        scan_once(self.db, self.settings, chain, self.chains[chain.name], utcnow())
+
+    def deliver(self) -> None:
+        """Send what is due in the outbox."""
+        while deliver_due(self.db, self.settings, self.sender) > 0:
+            pass
+
+    def sweep(self) -> None:
+        """Expire invoices whose window closed."""
+        sweep_expired(self.db, self.settings, utcnow())
+
+    def close(self) -> None:
+        """Release HTTP sessions."""
+        self.sender.close()
+        for chain in self.chains.values():
+            chain.close()
+
+
+def _guarded(name: str, job: Callable[[], None]) -> Callable[[], None]:
+    def run() -> None:
+        try:
+            job()
+        except Exception:
+            # a job must survive a node or storefront outage; the next tick tries again
+            log.exception("job %s failed; retrying on its next tick", name)
+
+    return run
+
+
+def build_scheduler(runtime: Runtime) -> BackgroundScheduler:
+    """Return a scheduler (not started) with every job; each job runs one at a time."""
+    scheduler = BackgroundScheduler(timezone="UTC")
+    options = {"max_instances": 1, "coalesce": True, "misfire_grace_time": None}
+    for chain in runtime.settings.chains.values():
+        scheduler.add_job(
+            _guarded(f"scan:{chain.name}", partial(runtime.scan, chain)),
+            "interval",
+            seconds=chain.poll_seconds,
+            id=f"scan:{chain.name}",
+            next_run_time=utcnow(),
+            **options,
+        )
+    scheduler.add_job(
+        _guarded("deliver", runtime.deliver),
+        "interval",
+        seconds=DELIVERY_SECONDS,
+        id="deliver",
+        next_run_time=utcnow(),
+        **options,
+    )
+    scheduler.add_job(
+        _guarded("sweep", runtime.sweep),
+        "interval",
+        seconds=SWEEP_SECONDS,
+        id="sweep",
+        next_run_time=utcnow(),
+        **options,
+    )
+    return scheduler

@@ -1,0 +1,1 @@
+"""HTTP blueprints: storefront hooks, the JSON API, the payment page, health."""

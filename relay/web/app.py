@@ -1,0 +1,64 @@
+"""Build the Flask app: wiring only. Each blueprint lives in its own module."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from flask import Flask, jsonify
+from werkzeug.exceptions import HTTPException
+
+from relay.config import Settings
+from relay.db import Database
+from relay.errors import RelayError
+
+log = logging.getLogger(__name__)
+
+
+def error_body(code: str, message: str) -> dict[str, Any]:
+    """Return the relay's error shape `{"error": {"code", "message"}}`."""
+    return {"error": {"code": code, "message": message}}
+
+
+def create_app(settings: Settings, db: Database | None = None) -> Flask:
+    """Build the web app for validated settings; creates the schema if needed."""
+    from relay.web import api, hooks, pay
+
+    app = Flask("relay.web")
+    app.config["MAX_CONTENT_LENGTH"] = 2 * 1024 * 1024
+    database = db or Database(settings.relay.database_url)
+    if db is None:
+        database.create_schema()
+    app.extensions["relay.settings"] = settings
+    app.extensions["relay.db"] = database
+    app.register_blueprint(hooks.bp)
+    app.register_blueprint(api.bp)
+    app.register_blueprint(pay.bp)
+
+    @app.errorhandler(RelayError)
+    def _relay_error(exc: RelayError) -> Any:
+        return jsonify(error_body(exc.code, exc.message)), exc.http_status
+
+    @app.errorhandler(HTTPException)
+    def _http_error(exc: HTTPException) -> Any:
+        code = (exc.name or "error").lower().replace(" ", "_")
+        return jsonify(error_body(code, exc.description or "")), exc.code or 500
+
+    @app.errorhandler(Exception)
+    def _unexpected(exc: Exception) -> Any:
+        log.exception("unhandled error")
+        return jsonify(error_body("internal_error", "internal error; see the relay's log")), 500
+
+    return app
+
+
+def settings_of(app: Flask) -> Settings:
+    """Return the app's settings."""
+    settings: Settings = app.extensions["relay.settings"]
+    return settings
+
+
+def db_of(app: Flask) -> Database:
+    """Return the app's database."""
+    database: Database = app.extensions["relay.db"]
+    return database

@@ -1,0 +1,305 @@
+"""End to end over real HTTP: WooCommerce emulator ⇄ relay process ⇄ anvil with a real ERC-20.
+
+The relay runs as `python -m relay serve --config F` in its own process; the store emulator sends
+signed webhooks some time after each change (body built at send time); the customer pays from
+another anvil account; the tests wait for the storefront order itself to change.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import threading
+import time
+import tomllib
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any, TypeVar
+
+import pytest
+import requests
+from relay.devtools.devchain import Anvil, deploy_token, mint, send_eth, transfer_token
+from relay.devtools.woostore import WooStore
+
+from relay.signing import hmac_sha256_base64
+from tests.conftest import ADMIN_TOKEN, WEBHOOK_SECRET, config_dict, database_url_for, free_port
+
+T = TypeVar("T")
+TIMEOUT = 45
+
+
+def wait_for(what: str, probe: Callable[[], T | None], timeout: float = TIMEOUT) -> T:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = probe()
+        if value:
+            return value
+        time.sleep(0.2)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+def toml_dump(data: dict[str, Any], prefix: str = "") -> str:
+    """Write a config dict as TOML (tables, arrays of strings/ints, scalars)."""
+    scalars, tables = [], []
+    for key, value in data.items():
+        if isinstance(value, dict):
+            tables.append((key, value))
+        else:
+            scalars.append(f"{key} = {json.dumps(value)}")
+    out = ([f"[{prefix}]"] if prefix and scalars else []) + scalars
+    for key, value in tables:
+        out.append(toml_dump(value, f"{prefix}.{key}" if prefix else key))
+    return "\n".join(out) + "\n"
+
+
+class RelayProcess:
+    """The relay as a real server process started from a config file."""
+
+    def __init__(self, config: Path, url: str, log: Path) -> None:
+        self.config, self.url, self.log_path = config, url, log
+        self.proc: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> None:
+        self.log = self.log_path.open("ab")
+        env = dict(os.environ, RELAY_LOG_LEVEL="INFO")
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "relay", "serve", "--config", str(self.config)],
+            stdout=self.log,
+            stderr=subprocess.STDOUT,
+            env=env,
+        )
+        wait_for("relay /healthz", self._healthy, timeout=30)
+
+    def _healthy(self) -> bool:
+        assert self.proc is not None
+        if self.proc.poll() is not None:
+            raise AssertionError("relay exited:\n" + self.log_path.read_text()[-3000:])
+        try:
+            return requests.get(f"{self.url}/healthz", timeout=1).status_code == 200
+        except requests.RequestException:
+            return False
+
+    def stop(self) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        self.log.close()
+
+    def admin(self, path: str, **params: str) -> Any:
+        answer = requests.get(
+            f"{self.url}{path}",
+            params=params,
+            timeout=5,
+            headers={"Authorization": f"Bearer {ADMIN_TOKEN}"},
+        )
+        answer.raise_for_status()
+        return answer.json()
+
+    def invoice_for(self, order_id: int | str, store: str = "shop") -> dict[str, Any] | None:
+        found = self.admin("/api/v1/admin/invoices", store=store, order_id=str(order_id))
+        return found["invoices"][0] if found["invoices"] else None
+
+    def invoice(self, invoice_id: str) -> dict[str, Any]:
+        data: dict[str, Any] = requests.get(
+            f"{self.url}/api/v1/invoices/{invoice_id}", timeout=5
+        ).json()
+        return data
+
+
+@pytest.fixture(scope="module")
+def chain() -> Iterator[Anvil]:
+    with Anvil(block_time=1) as node:
+        yield node
+
+
+@pytest.fixture(scope="module")
+def usdc(chain: Anvil) -> str:
+    token = deploy_token(chain.w3, name="USD Coin", symbol="USDC", decimals=6)
+    mint(chain.w3, token, chain.accounts[1], 10_000 * 10**6)
+    return token
+
+
+@pytest.fixture(scope="module")
+def store() -> Iterator[WooStore]:
+    with WooStore(webhook_delay=0.3) as shop:
+        yield shop
+
+
+@pytest.fixture(scope="module")
+def relay(
+    chain: Anvil, usdc: str, store: WooStore, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[RelayProcess]:
+    tmp = tmp_path_factory.mktemp("relay")
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
+    data = config_dict(
+        rpc_url=chain.url,
+        token=usdc,
+        store_url=store.base_url,
+        database_url=database_url_for(tmp),
+        public_url=url,
+        listen=f"127.0.0.1:{port}",
+    )
+    # a second store whose invoices expire after 6 seconds
+    data["stores"]["quick"] = dict(
+        data["stores"]["shop"],
+        invoice_expiry_minutes=0.1,
+        monitoring_minutes=0,
+        webhook_secret="quick-secret",
+        payment_methods=["quickpay"],
+    )
+    data["stores"]["quick"]["xpub"] = data["stores"]["shop"]["xpub"]
+    if not data["relay"]["database_url"].startswith("sqlite"):
+        from relay.db import Database
+        from relay.models import Base
+
+        Base.metadata.drop_all(Database(data["relay"]["database_url"]).engine)
+    config = tmp / "relay.toml"
+    config.write_text(toml_dump(data))
+    tomllib.loads(config.read_text())
+    process = RelayProcess(config, url, tmp / "relay.log")
+    process.start()
+    for topic in ("order.created", "order.updated"):
+        hook = store.add_webhook(topic, f"{url}/hooks/shop", WEBHOOK_SECRET)
+        assert store.webhook(hook["id"])["pending_delivery"] is False  # the ping got exactly 200
+    yield process
+    process.stop()
+
+
+def test_usdc_order_paid_on_chain_becomes_processing(
+    relay: RelayProcess, store: WooStore, chain: Anvil, usdc: str
+) -> None:
+    order = store.create_order(total="44.98", currency="USD", payment_method="cheque")
+    invoice = wait_for("the invoice", lambda: relay.invoice_for(order["id"]))
+    option = next(o for o in invoice["options"] if o["asset"] == "USDC")
+    assert option["amount_base_units"] == "44980000"
+    # the customer gets the payment link; the order carries the invoice id and link as meta
+    wait_for(
+        "the customer note",
+        lambda: any(
+            n["customer_note"] and invoice["payment_url"] in n["note"]
+            for n in store.notes(order["id"])
+        ),
+    )
+    meta = {m["key"]: m["value"] for m in store.get_order(order["id"])["meta_data"]}
+    assert meta["_relay_invoice_id"] == invoice["id"]
+    assert meta["_relay_payment_url"] == invoice["payment_url"]
+
+    tx = transfer_token(chain.w3, usdc, chain.accounts[1], option["address"], 44_980_000)
+    final = wait_for(
+        "the order to be processing",
+        lambda: (o := store.get_order(order["id"]))["status"] == "processing" and o,
+    )
+    assert final["transaction_id"] == tx
+    settled = relay.invoice(invoice["id"])
+    assert settled["status"] == "settled" and settled["exception"] is None
+    assert [p["tx_hash"] for p in settled["payments"]] == [tx]
+    assert settled["payments"][0]["confirmations"] >= 2
+    # the relay's own updates came back as order.updated and changed nothing
+    time.sleep(1.5)
+    assert (
+        len(
+            relay.admin("/api/v1/admin/invoices", store="shop", order_id=str(order["id"]))[
+                "invoices"
+            ]
+        )
+        == 1
+    )
+    notes = [n["note"] for n in store.notes(order["id"])]
+    assert len(notes) == len(set(notes))
+    assert any("settled" in n and tx in n for n in notes)
+
+
+def test_native_eth_payment(relay: RelayProcess, store: WooStore, chain: Anvil) -> None:
+    order = store.create_order(total="10.00", currency="USD", payment_method="cheque")
+    invoice = wait_for("the invoice", lambda: relay.invoice_for(order["id"]))
+    option = next(o for o in invoice["options"] if o["asset"] == "ETH")
+    assert option["amount_base_units"] == str(5 * 10**15)  # 10 USD at 2000 USD/ETH
+    assert option["uri"] == f"ethereum:{option['address']}@31337?value=5e15"
+    tx = send_eth(chain.w3, chain.accounts[2], option["address"], 5 * 10**15)
+    final = wait_for(
+        "the order to be processing",
+        lambda: (o := store.get_order(order["id"]))["status"] == "processing" and o,
+    )
+    assert final["transaction_id"] == tx
+
+
+def test_other_payment_method_is_left_alone(relay: RelayProcess, store: WooStore) -> None:
+    order = store.create_order(total="5.00", payment_method="bacs")
+    wait_for(
+        "the webhook delivery",
+        lambda: any(
+            d["order_id"] == order["id"] and d["status_code"] == 200 for d in store.deliveries
+        ),
+    )
+    assert relay.invoice_for(order["id"]) is None
+    assert store.get_order(order["id"])["status"] == "pending"
+
+
+def test_expiry_cancels_the_order(relay: RelayProcess, store: WooStore) -> None:
+    store.add_webhook("order.created", f"{relay.url}/hooks/quick", "quick-secret")
+    order = store.create_order(total="3.00", payment_method="quickpay")
+    invoice = wait_for("the invoice", lambda: relay.invoice_for(order["id"], store="quick"))
+    final = wait_for(
+        "the order to be cancelled",
+        lambda: (o := store.get_order(order["id"]))["status"] == "cancelled" and o,
+        timeout=60,
+    )
+    assert relay.invoice(invoice["id"])["status"] == "expired"
+    assert any("expired" in n["note"] for n in store.notes(final["id"]))
+
+
+def test_duplicate_and_concurrent_webhooks_make_one_invoice(
+    relay: RelayProcess, store: WooStore
+) -> None:
+    store.set_webhooks_paused(True)  # this order's webhooks are sent by the test, many times
+    try:
+        order = store.create_order(total="7.00", payment_method="cheque")
+    finally:
+        store.set_webhooks_paused(False)
+    body = json.dumps(store.get_order(order["id"]), separators=(",", ":")).encode()
+    headers = {
+        "Content-Type": "application/json",
+        "X-WC-Webhook-Signature": hmac_sha256_base64(WEBHOOK_SECRET, body),
+    }
+    answers: list[int] = []
+
+    def send(topic: str) -> None:
+        answer = requests.post(
+            f"{relay.url}/hooks/shop",
+            data=body,
+            timeout=10,
+            headers=dict(headers, **{"X-WC-Webhook-Topic": topic}),
+        )
+        answers.append(answer.status_code)
+
+    threads = [
+        threading.Thread(target=send, args=(t,)) for t in ["order.updated", "order.created"] * 6
+    ]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert answers == [200] * 12
+    found = relay.admin("/api/v1/admin/invoices", store="shop", order_id=str(order["id"]))
+    assert len(found["invoices"]) == 1
+
+
+def test_bad_signature_stores_nothing(relay: RelayProcess) -> None:
+    order = {"id": 999999, "status": "pending", "payment_method": "cheque", "total": "1.00"}
+    body = json.dumps(dict(order, currency="USD")).encode()
+    answer = requests.post(
+        f"{relay.url}/hooks/shop",
+        data=body,
+        timeout=5,
+        headers={"X-WC-Webhook-Topic": "order.created", "X-WC-Webhook-Signature": "AAAA"},
+    )
+    assert answer.status_code == 401
+    assert answer.json()["error"]["code"] == "invalid_signature"
+    assert relay.invoice_for(999999) is None
