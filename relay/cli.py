@@ -46,6 +46,7 @@ def _logging() -> None:
         level=os.environ.get("RELAY_LOG_LEVEL", "INFO"),
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
+    logging.getLogger("apscheduler").setLevel(logging.WARNING)  # one line per job run is noise
 
 
 @click.group()

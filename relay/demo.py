@@ -125,7 +125,7 @@ def run_demo(port: int = 8080, keep_running: bool = True) -> int:
 
     workdir = Path(tempfile.mkdtemp(prefix="relay-demo-"))
     _say("chain", "starting a local dev chain (anvil, 1 s blocks)…")
-    with Anvil(block_time=1) as chain, WooStore(webhook_delay=0.5) as store:
+    with Anvil(block_time=1) as chain, WooStore("ck_demo", "cs_demo", webhook_delay=0.5) as store:
         w3 = chain.w3
         customer = chain.accounts[1]
         usdc = deploy_token(w3, name="Demo USD Coin", symbol="USDC", decimals=6)

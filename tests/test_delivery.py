@@ -43,8 +43,12 @@ def sender(settings: Settings) -> Iterator[Sender]:
 
 
 def open_for(db: Database, settings: Settings, order: dict[str, Any]) -> Invoice:
-    data = OrderData(store="shop", order_id=str(order["id"]), currency=order["currency"],
-                     total=Decimal(order["total"]))
+    data = OrderData(
+        store="shop",
+        order_id=str(order["id"]),
+        currency=order["currency"],
+        total=Decimal(order["total"]),
+    )
     invoice, _ = open_invoice(db, settings, data, utcnow())
     return invoice
 
@@ -110,7 +114,10 @@ def test_storefront_down_then_back(
     deliver_due(db, settings, sender)
     (delivery,) = deliveries(db)
     assert (delivery.status, delivery.attempts, delivery.attempt_log[0].status_code) == (
-        "pending", 1, 500)
+        "pending",
+        1,
+        500,
+    )
     assert delivery.next_attempt_at > utcnow()  # schedule: the next try waits 1 s
     assert claim_due(db, utcnow(), 10) == []
     later = utcnow() + timedelta(seconds=1.5)

@@ -1,0 +1,166 @@
+"""The watcher on a real anvil node with real ERC-20s: payments, confirmations, RPC cost."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from decimal import Decimal
+
+import pytest
+from sqlalchemy import select
+
+from relay.chain import Web3Chain
+from relay.config import Settings
+from relay.db import Database
+from relay.devtools.devchain import Anvil, deploy_token, mint, send_eth, transfer_token
+from relay.invoices import OrderData, load_invoice, open_invoice
+from relay.models import ChainCursor, Delivery, Invoice, utcnow
+from relay.watcher import scan_once, sweep_expired
+from tests.conftest import make_settings
+
+
+@pytest.fixture(scope="module")
+def node() -> Iterator[Anvil]:
+    with Anvil() as anvil:  # automine: a block per transaction
+        yield anvil
+
+
+@pytest.fixture(scope="module")
+def tokens(node: Anvil) -> tuple[str, str]:
+    usdc = deploy_token(node.w3, name="USD Coin", symbol="USDC", decimals=6)
+    impostor = deploy_token(node.w3, name="USD Coin", symbol="USDC", decimals=6)
+    for token in (usdc, impostor):
+        mint(node.w3, token, node.accounts[1], 10**15)
+    return usdc, impostor
+
+
+@pytest.fixture
+def settings(node: Anvil, tokens: tuple[str, str]) -> Settings:
+    return make_settings(rpc_url=node.url, token=tokens[0], confirmations=3)
+
+
+@pytest.fixture
+def chain(settings: Settings) -> Iterator[Web3Chain]:
+    client = Web3Chain(settings.chains["dev"].rpc_urls)
+    yield client
+    client.close()
+
+
+def scan(db: Database, settings: Settings, chain: Web3Chain) -> int:
+    return scan_once(db, settings, settings.chains["dev"], chain, utcnow())
+
+
+def open_order(db: Database, settings: Settings, order_id: str, total: str = "44.98") -> Invoice:
+    order = OrderData(store="shop", order_id=order_id, currency="USD", total=Decimal(total))
+    return open_invoice(db, settings, order, utcnow())[0]
+
+
+def reload(db: Database, invoice_id: str) -> Invoice:
+    with db.transaction() as session:
+        invoice = load_invoice(session, invoice_id)
+        assert invoice is not None
+        return invoice
+
+
+def events(db: Database, invoice_id: str) -> list[str]:
+    with db.transaction() as session:
+        query = select(Delivery.event).where(Delivery.invoice_id == invoice_id)
+        return list(session.scalars(query.order_by(Delivery.id)))
+
+
+def test_usdc_payment_is_recorded_once_and_confirmed(
+    db: Database, settings: Settings, chain: Web3Chain, node: Anvil, tokens: tuple[str, str]
+) -> None:
+    assert scan(db, settings, chain) == 0  # the first tick places the cursor at the head
+    invoice = open_order(db, settings, "1")
+    tx = transfer_token(node.w3, tokens[0], node.accounts[1], invoice.deposit_address, 44_980_000)
+    assert scan(db, settings, chain) == 1
+    seen = reload(db, invoice.id)
+    assert seen.status == "processing" and seen.paid_option == "dev:USDC"
+    (payment,) = seen.payments
+    assert (payment.tx_hash, payment.amount_base_units, payment.confirmations) == (
+        tx,
+        44_980_000,
+        1,
+    )
+    node.mine(1)
+    scan(db, settings, chain)
+    assert reload(db, invoice.id).status == "processing"  # 2 of 3 confirmations
+    node.mine(1)
+    scan(db, settings, chain)
+    settled = reload(db, invoice.id)
+    assert settled.status == "settled" and settled.payments[0].confirmations == 3
+    # rescanning the same blocks records nothing twice
+    with db.transaction() as session:
+        cursor = session.get(ChainCursor, "dev")
+        assert cursor is not None
+        cursor.block_number -= 5
+        cursor.block_hash = node.w3.eth.get_block(cursor.block_number)["hash"].to_0x_hex()
+    assert scan(db, settings, chain) == 0
+    assert len(reload(db, invoice.id).payments) == 1
+    # storefront pushes (payment_received has no storefront action and no webhook subscribes here)
+    assert events(db, invoice.id) == ["invoice.created", "invoice.processing", "invoice.settled"]
+
+
+def test_impostor_token_counts_for_nothing(
+    db: Database, settings: Settings, chain: Web3Chain, node: Anvil, tokens: tuple[str, str]
+) -> None:
+    scan(db, settings, chain)
+    invoice = open_order(db, settings, "2")
+    transfer_token(node.w3, tokens[1], node.accounts[1], invoice.deposit_address, 44_980_000)
+    node.mine(3)
+    assert scan(db, settings, chain) == 0
+    assert reload(db, invoice.id).status == "new"
+
+
+def test_native_eth_and_partial_payments(
+    db: Database, settings: Settings, chain: Web3Chain, node: Anvil
+) -> None:
+    scan(db, settings, chain)
+    invoice = open_order(db, settings, "3", total="10.00")  # 0.005 ETH at 2000 USD/ETH
+    send_eth(node.w3, node.accounts[2], invoice.deposit_address, 2 * 10**15)
+    scan(db, settings, chain)
+    partial = reload(db, invoice.id)
+    assert (partial.status, partial.exception, partial.paid_option) == (
+        "new",
+        "paid_partial",
+        "dev:ETH",
+    )
+    send_eth(node.w3, node.accounts[2], invoice.deposit_address, 3 * 10**15)
+    node.mine(3)
+    scan(db, settings, chain)
+    paid = reload(db, invoice.id)
+    assert (paid.status, paid.exception, paid.paid_base_units) == ("settled", "", 5 * 10**15)
+
+
+def test_rpc_calls_per_scan_do_not_grow_with_open_invoices(
+    db: Database, settings: Settings, node: Anvil
+) -> None:
+    counts = {}
+    for label, invoices in (("few", 5), ("many", 300)):
+        chain = Web3Chain(settings.chains["dev"].rpc_urls)
+        scan(db, settings, chain)
+        for i in range(invoices):
+            open_order(db, settings, f"{label}-{i}")
+        node.mine(10)
+        chain.calls = 0
+        scan(db, settings, chain)
+        counts[label] = chain.calls
+        chain.close()
+    assert counts["few"] == counts["many"], counts
+
+
+def test_expiry_waits_for_the_watcher(db: Database, settings: Settings, chain: Web3Chain) -> None:
+    from datetime import timedelta
+
+    scan(db, settings, chain)
+    invoice = open_order(db, settings, "4")
+    later = invoice.expires_at + timedelta(seconds=1)
+    # the chain's cursor has not scanned a block from after the expiry: nothing expires yet
+    assert sweep_expired(db, settings, later) == []
+    with db.transaction() as session:
+        cursor = session.get(ChainCursor, "dev")
+        assert cursor is not None
+        cursor.block_time = later
+    assert sweep_expired(db, settings, later) == [invoice.id]
+    assert reload(db, invoice.id).status == "expired"
+    assert events(db, invoice.id)[-1] == "invoice.expired"
