@@ -20,9 +20,9 @@ from typing import Any, TypeVar
 
 import pytest
 import requests
+
 from relay.devtools.devchain import Anvil, deploy_token, mint, send_eth, transfer_token
 from relay.devtools.woostore import WooStore
-
 from relay.signing import hmac_sha256_base64
 from tests.conftest import ADMIN_TOKEN, WEBHOOK_SECRET, config_dict, database_url_for, free_port
 
