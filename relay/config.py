@@ -25,7 +25,7 @@ _VAR = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
 _SYMBOL = re.compile(r"^[A-Za-z0-9_.-]{1,16}$")
 _NAME = re.compile(r"^[a-z0-9][a-z0-9_-]{0,62}$")
 _ADDRESS = re.compile(r"^0x[0-9a-fA-F]{40}$")
-RATE_KINDS = ("peg", "fixed", "chainlink", "coingecko")
+RATE_KINDS = ("peg", "fixed", "chainlink", "coingecko")  # see relay/pricing.py
 
 
 @dataclass(frozen=True)
@@ -39,6 +39,9 @@ class RelaySettings:
     admin_token: str
     delivery_retry_seconds: tuple[int, ...]
     delivery_timeout_seconds: int = 15
+    coingecko_url: str = "https://api.coingecko.com/api/v3"
+    rate_max_age_seconds: int = 3600
+    fiat_rates: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -99,6 +102,8 @@ class StoreSettings:
     payment_tolerance_percent: Decimal
     reconcile_seconds: int
     webhooks: tuple[WebhookSettings, ...] = ()
+    spec: str | None = None  # a spec file of the store's own instead of the shipped `platform`
+    api_token: str = ""  # token-auth platforms (Shopify Admin API access token, bearer tokens)
 
 
 @dataclass(frozen=True)
@@ -234,7 +239,8 @@ def _read_relay(reader: _Reader, data: Mapping[str, Any]) -> RelaySettings:
     reader.unknown(
         table,
         {"public_url", "listen", "database_url", "secret_key", "admin_token"}
-        | {"delivery_retry_seconds", "delivery_timeout_seconds"},
+        | {"delivery_retry_seconds", "delivery_timeout_seconds", "coingecko_url"}
+        | {"rate_max_age_seconds", "fiat_rates"},
         path,
     )
     public_url = reader.string(table, "public_url", path, "http://127.0.0.1:8080").rstrip("/")
@@ -265,7 +271,45 @@ def _read_relay(reader: _Reader, data: Mapping[str, Any]) -> RelaySettings:
         admin_token=admin_token,
         delivery_retry_seconds=tuple(retry),
         delivery_timeout_seconds=reader.integer(table, "delivery_timeout_seconds", path, 15, 1),
+        coingecko_url=_url(reader, table, "coingecko_url", path, RelaySettings.coingecko_url),
+        rate_max_age_seconds=reader.integer(table, "rate_max_age_seconds", path, 3600, 1),
+        fiat_rates=_read_fiat_rates(reader, table, path),
     )
+
+
+def _url(reader: _Reader, table: Mapping[str, Any], key: str, path: str, default: str) -> str:
+    url = reader.string(table, key, path, default).rstrip("/")
+    _check_url(reader, f"{path}.{key}", url, ("http", "https"))
+    return url
+
+
+def _read_fiat_rates(reader: _Reader, table: Mapping[str, Any], path: str) -> tuple[str, ...]:
+    """Read fiat conversion sources: `frankfurter:<base URL>` or `fixed:<FROM>:<TO>:<rate>`."""
+    sources = reader.strings(table, "fiat_rates", path, ())
+    for i, source in enumerate(sources):
+        kind, _, arg = source.partition(":")
+        if kind == "frankfurter":
+            _check_url(reader, f"{path}.fiat_rates[{i}]", arg, ("http", "https"))
+        elif kind == "fixed":
+            parts = arg.split(":")
+            try:
+                ok = (
+                    len(parts) == 3
+                    and all(len(c) == 3 for c in parts[:2])
+                    and Decimal(parts[2]) > 0
+                )
+            except InvalidOperation:
+                ok = False
+            if not ok:
+                reader.problem(
+                    f"{path}.fiat_rates[{i}]", "fixed fiat rate must look like fixed:USD:EUR:0.92"
+                )
+        else:
+            reader.problem(
+                f"{path}.fiat_rates[{i}]",
+                f"unknown fiat rate source {source!r}; use frankfurter:<URL> or fixed:USD:EUR:0.92",
+            )
+    return sources
 
 
 def _read_rate(reader: _Reader, table: Mapping[str, Any], path: str) -> tuple[str, ...]:
@@ -396,21 +440,20 @@ def _read_store(
     reader: _Reader, name: str, table: Mapping[str, Any], chains: Mapping[str, ChainSettings]
 ) -> StoreSettings:
     from relay.addresses import validate_xpub
-    from relay.specs import available_platforms
+    from relay.specs import check_platform
 
     path = f"stores.{name}"
     known = {"platform", "base_url", "webhook_secret", "api_key", "api_secret", "payment_methods"}
     known |= {"xpub", "accept", "invoice_expiry_minutes", "monitoring_minutes", "webhooks"}
-    known |= {"payment_tolerance_percent", "reconcile_seconds"}
+    known |= {"payment_tolerance_percent", "reconcile_seconds", "spec", "api_token"}
     reader.unknown(table, known, path)
     if not _NAME.match(name):
         reader.problem(path, "store name must be lowercase letters, digits, '-' or '_'")
     platform = reader.string(table, "platform", path)
-    if platform and platform not in available_platforms():
-        reader.problem(
-            f"{path}.platform",
-            f"unknown platform {platform!r}; shipped: {', '.join(available_platforms())}",
-        )
+    spec = reader.string(table, "spec", path, "") or None
+    if platform:
+        for key, message in check_platform(platform, spec):
+            reader.problem(f"{path}.{key}", message)
     base_url = reader.string(table, "base_url", path).rstrip("/")
     _check_url(reader, f"{path}.base_url", base_url, ("http", "https"))
     xpub = reader.string(table, "xpub", path)
@@ -452,6 +495,8 @@ def _read_store(
         payment_tolerance_percent=tolerance,
         reconcile_seconds=reader.integer(table, "reconcile_seconds", path, 300, 0),
         webhooks=_read_webhooks(reader, table, path),
+        spec=spec,
+        api_token=reader.string(table, "api_token", path, ""),
     )
 
 

@@ -122,6 +122,20 @@ def available_platforms() -> tuple[str, ...]:
     return tuple(sorted(f.name.removesuffix(".toml") for f in files if f.name.endswith(".toml")))
 
 
+def check_platform(platform: str, spec_path: str | None) -> list[tuple[str, str]]:
+    """Return (config key, message) problems with a store's platform and spec; [] when fine."""
+    if spec_path is not None:
+        return [("spec", "a store's own spec file is not supported yet")]
+    if platform not in available_platforms():
+        shipped = ", ".join(available_platforms())
+        return [("platform", f"unknown platform {platform!r}; shipped: {shipped}")]
+    try:
+        load_spec(platform)
+    except SpecError as exc:
+        return [("platform", exc.message)]
+    return []
+
+
 @cache
 def load_spec(platform: str) -> PlatformSpec:
     """Load and validate the shipped spec for `platform`; raise SpecError naming file and key."""
