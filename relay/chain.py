@@ -19,6 +19,28 @@ from web3.exceptions import Web3Exception
 
 log = logging.getLogger(__name__)
 
+FEED_ABI: list[dict[str, Any]] = [
+    {
+        "name": "decimals",
+        "type": "function",
+        "stateMutability": "view",
+        "inputs": [],
+        "outputs": [{"name": "", "type": "uint8"}],
+    },
+    {
+        "name": "latestRoundData",
+        "type": "function",
+        "stateMutability": "view",
+        "inputs": [],
+        "outputs": [
+            {"name": "roundId", "type": "uint80"},
+            {"name": "answer", "type": "int256"},
+            {"name": "startedAt", "type": "uint256"},
+            {"name": "updatedAt", "type": "uint256"},
+            {"name": "answeredInRound", "type": "uint80"},
+        ],
+    },
+]  # Chainlink AggregatorV3Interface, the two views the relay reads
 TRANSFER_TOPIC = "0xddf252ad1be2c89b69c2b068fc378daa952ba7f163c4a11628f55a4df523b3ef"
 RPC_TIMEOUT_SECONDS = 20
 T = TypeVar("T")
@@ -46,6 +68,16 @@ class NativeTx:
     to: str
     value: int
     block: BlockRef
+    ordinal: int = 0  # for a transfer inside a contract call: the call's place in the tx trace
+
+
+@dataclass(frozen=True)
+class Receipt:
+    """A mined transaction's outcome: status 1 success / 0 failed, and where it was mined."""
+
+    status: int
+    block_number: int
+    block_hash: str
 
 
 @dataclass(frozen=True)
@@ -87,8 +119,17 @@ class Chain(Protocol):
         """Return Transfer logs of `tokens` to `recipients` in blocks [start, end]."""
         ...
 
-    def receipt_statuses(self, tx_hashes: Sequence[str]) -> dict[str, int]:
-        """Return each transaction's receipt status (1 success, 0 failed); missing ones absent."""
+    def receipts(self, tx_hashes: Sequence[str]) -> dict[str, Receipt]:
+        """Return each mined transaction's receipt; ones not (or no longer) mined are absent."""
+        ...
+
+    def balances(self, addresses: Sequence[str], block: int) -> dict[str, int]:
+        """Return each address's native balance in wei at `block` (lowercase address keys)."""
+        ...
+
+    def internal_transfers(self, block: int, recipients: set[str]) -> list[NativeTx] | None:
+        """Return value transfers to `recipients` made inside contracts in `block` (call traces),
+        or None when the node offers no tracing."""
         ...
 
 
@@ -247,23 +288,100 @@ class Web3Chain:
             )
         return result
 
-    def receipt_statuses(self, tx_hashes: Sequence[str]) -> dict[str, int]:
+    def receipts(self, tx_hashes: Sequence[str]) -> dict[str, Receipt]:
         if not tx_hashes:
             return {}
         hashes = list(dict.fromkeys(tx_hashes))
 
         def read(w3: Web3) -> list[Any]:
+            # raw JSON-RPC batch: web3's formatters raise for the whole batch on one null receipt
+            requests_ = [("eth_getTransactionReceipt", [h]) for h in hashes]
+            answers = w3.provider.make_batch_request(requests_)  # type: ignore[attr-defined]
+            if isinstance(answers, dict):  # a batch-level error
+                raise ValueError(f"receipt batch failed: {answers.get('error')}")
+            return [a.get("result") for a in answers]
+
+        found: dict[str, Receipt] = {}
+        for r in self._call(read):
+            if isinstance(r, dict) and r.get("blockHash"):
+                found[_hex(r["transactionHash"])] = Receipt(
+                    int(r["status"], 16), int(r["blockNumber"], 16), _hex(r["blockHash"])
+                )
+        return found
+
+    def balances(self, addresses: Sequence[str], block: int) -> dict[str, int]:
+        if not addresses:
+            return {}
+        unique = list(dict.fromkeys(a.lower() for a in addresses))
+
+        def read(w3: Web3) -> list[Any]:
             with w3.batch_requests() as batch:
-                for tx_hash in hashes:
-                    batch.add(w3.eth.get_transaction_receipt(tx_hash))  # type: ignore[arg-type]
+                for address in unique:
+                    batch.add(w3.eth.get_balance(Web3.to_checksum_address(address), block))
                 return list(batch.execute())
 
-        receipts = self._call(read)
-        return {
-            _hex(r["transactionHash"]): int(r["status"])
-            for r in receipts
-            if r is not None and not isinstance(r, Exception)
-        }
+        return {a: int(v) for a, v in zip(unique, self._call(read), strict=True)}
+
+    def internal_transfers(self, block: int, recipients: set[str]) -> list[NativeTx] | None:
+        def read(w3: Web3) -> Any:
+            response = w3.provider.make_request(
+                "debug_traceBlockByNumber",  # type: ignore[arg-type]
+                [hex(block), {"tracer": "callTracer"}],
+            )
+            return response
+
+        response = self._call(read)
+        if "error" in response or not isinstance(response.get("result"), list):
+            return None
+        ref = self.blocks([block]).get(block)
+        if ref is None:
+            return []
+        found: list[NativeTx] = []
+        for entry in response["result"]:
+            tx_hash = entry.get("txHash")
+            top = entry.get("result") or {}
+            for ordinal, call in enumerate(_nested_calls(top)):
+                to = str(call.get("to") or "").lower()
+                value = int(call.get("value") or "0x0", 16)
+                if to in recipients and value > 0 and not call.get("error"):
+                    sender = str(call.get("from"))
+                    found.append(NativeTx(str(tx_hash), sender, to, value, ref, ordinal))
+        return found
+
+    def latest_round(self, feed: str) -> tuple[int, int, int]:
+        """Return a Chainlink feed's (answer, decimals, updated_at unix seconds)."""
+
+        def read(w3: Web3) -> tuple[int, int, int]:
+            contract = w3.eth.contract(address=Web3.to_checksum_address(feed), abi=FEED_ABI)
+            decimals = int(contract.functions.decimals().call())
+            _, answer, _, updated_at, _ = contract.functions.latestRoundData().call()
+            return int(answer), decimals, int(updated_at)
+
+        return self._call(read)
+
+
+def _nested_calls(call: dict[str, Any]) -> list[dict[str, Any]]:
+    """Return the calls below a callTracer frame (not the top-level transaction itself)."""
+    found = []
+    for child in call.get("calls") or []:
+        if child.get("type") in ("CALL", "CALLCODE", "SELFDESTRUCT", "CREATE", "CREATE2"):
+            found.append(child)
+        found.extend(_nested_calls(child))
+    return found
+
+
+class ChainFeeds:
+    """Read price feeds through the chain clients (PriceFeeds for relay.pricing)."""
+
+    def __init__(self, chains: dict[str, Web3Chain]) -> None:
+        self.chains = chains
+
+    def latest_round(self, chain: str, feed: str) -> Any:
+        """Return the feed's latest round on `chain` as a relay.pricing.FeedRound."""
+        from relay.pricing import FeedRound
+
+        answer, decimals, updated_at = self.chains[chain].latest_round(feed)
+        return FeedRound(answer, decimals, updated_at)
 
 
 def _is_request_error(exc: Web3Exception) -> bool:

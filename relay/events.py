@@ -15,6 +15,8 @@ class EventType(StrEnum):
     EXPIRED = "invoice.expired"
     INVALID = "invoice.invalid"
     PAID_LATE = "invoice.paid_late"
+    # extensions of DESIGN.md's list
+    PAYMENT_REMOVED = "invoice.payment_removed"  # a payment's block left the canonical chain
 
 
 EVENT_TYPES: tuple[str, ...] = tuple(e.value for e in EventType)

@@ -7,6 +7,7 @@ transition and its outbox rows are written together. `open_invoice` is idempoten
 
 from __future__ import annotations
 
+import logging
 import secrets
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -33,8 +34,9 @@ from relay.lifecycle import (
 )
 from relay.models import AddressCounter, Invoice, Payment, PaymentOption
 from relay.outbox import queue_event
-from relay.pricing import quote, to_base_units
+from relay.pricing import Rates, to_base_units
 
+log = logging.getLogger(__name__)
 OPEN_RETRIES = 5
 ACTIVE_STATUSES = (InvoiceStatus.NEW, InvoiceStatus.PROCESSING)
 
@@ -91,14 +93,35 @@ def find_invoice(session: Session, store: str, order_id: str) -> Invoice | None:
     )
 
 
+_DEFAULT_RATES: dict[int, tuple[Settings, Rates]] = {}
+
+
+def default_rates(settings: Settings) -> Rates:
+    """Return the process-wide Rates for these settings (price feeds read over the chains' RPC)."""
+    entry = _DEFAULT_RATES.get(id(settings))
+    if entry is None or entry[0] is not settings:
+        from relay.chain import ChainFeeds, Web3Chain
+
+        chains = {name: Web3Chain(c.rpc_urls) for name, c in settings.chains.items()}
+        entry = (settings, Rates(settings, ChainFeeds(chains)))
+        _DEFAULT_RATES[id(settings)] = entry
+    return entry[1]
+
+
 def open_invoice(
-    db: Database, settings: Settings, order: OrderData, now: datetime
+    db: Database,
+    settings: Settings,
+    order: OrderData,
+    now: datetime,
+    rates: Rates | None = None,
 ) -> tuple[Invoice, bool]:
     """Return the invoice for the order, opening it if there is none: (invoice, created).
 
     raises InvoiceError (nothing written) when the total is not positive or no option can be
-    priced. Concurrent calls for one order make exactly one invoice.
+    priced. Concurrent calls for one order make exactly one invoice. Options whose rate is
+    unavailable are left out and listed in `unavailable_options` with the reason.
     """
+    rates = rates or default_rates(settings)
     store = settings.stores[order.store]
     if not order.total.is_finite() or order.total <= 0:
         raise InvoiceError(f"order total must be positive, got {order.total}")
@@ -110,7 +133,7 @@ def open_invoice(
                 existing = find_invoice(session, order.store, order.order_id)
                 if existing is not None:
                     return existing, False
-                invoice = _build_invoice(session, settings, store, order, now)
+                invoice = _build_invoice(session, settings, store, order, now, rates)
                 session.add(invoice)
                 session.flush()
                 queue_event(session, settings, invoice, EventType.CREATED, now)
@@ -125,22 +148,36 @@ def open_invoice(
 
 
 def _build_invoice(
-    session: Session, settings: Settings, store: StoreSettings, order: OrderData, now: datetime
+    session: Session,
+    settings: Settings,
+    store: StoreSettings,
+    order: OrderData,
+    now: datetime,
+    rates: Rates,
 ) -> Invoice:
     invoice_id = new_invoice_id()
     priced = []
-    reasons = []
+    unavailable = []
     for chain_name, symbol in store.accept:
         chain = settings.chains[chain_name]
         asset = chain.assets[symbol]
         try:
-            rate = quote(asset, order.currency, now)
+            rate = rates.quote(chain, asset, order.currency, now)
         except RateUnavailable as exc:
-            reasons.append(exc.message)
+            log.warning(
+                "store %s order %s: %s:%s not offered: %s",
+                store.name,
+                order.order_id,
+                chain_name,
+                symbol,
+                exc.message,
+            )
+            unavailable.append({"chain": chain_name, "asset": symbol, "reason": exc.message})
             continue
         priced.append((chain, asset, rate, to_base_units(order.total, rate.rate, asset.decimals)))
     if not priced:
-        raise InvoiceError("no payment option could be priced: " + "; ".join(reasons))
+        reasons = "; ".join(item["reason"] for item in unavailable)
+        raise InvoiceError("no payment option could be priced: " + reasons)
     index = _next_address_index(session, store.xpub)
     address = derive_address(store.xpub, index)
     invoice = Invoice(
@@ -161,6 +198,7 @@ def _build_invoice(
         address_index=index,
         deposit_address=address,
         paid_base_units=0,
+        unavailable_options=unavailable,
     )
     invoice.options = [
         PaymentOption(

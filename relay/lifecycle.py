@@ -120,6 +120,9 @@ def evaluate(
     """
     paid = sum(p.amount for p in payments)
     minimum = minimum_accepted(due, tolerance_percent)
+    if current == InvoiceStatus.SETTLED and paid < minimum:
+        # a counted payment left the chain after settlement (a deep reorg): an alert, never silent
+        return Evaluation(InvoiceStatus.INVALID, InvoiceException.NONE, paid, due)
     if current in FINAL:
         exception = _exception(current, due, minimum, paid, payments, expires_at)
         return Evaluation(current, exception, paid, due)

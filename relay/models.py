@@ -115,6 +115,11 @@ class Invoice(Base):
     # "chain:ASSET" of the first payment: it fixes the option the invoice is paid in
     paid_option: Mapped[str | None] = mapped_column(String(64), nullable=True)
     paid_base_units: Mapped[int] = mapped_column(BaseUnits, default=0)
+    # the deposit address's native balance (wei) as last seen by the watcher, and at which block
+    native_balance: Mapped[int] = mapped_column(BaseUnits, default=0)
+    native_balance_block: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    # options left out because no rate source answered: [{"chain", "asset", "reason"}]
+    unavailable_options: Mapped[list[dict[str, str]]] = mapped_column(JSON, default=list)
 
     options: Mapped[list[PaymentOption]] = relationship(
         back_populates="invoice", order_by="PaymentOption.id", cascade="all, delete-orphan"
@@ -160,8 +165,9 @@ class Payment(Base):
     invoice_id: Mapped[str] = mapped_column(ForeignKey("invoices.id", ondelete="CASCADE"))
     chain: Mapped[str] = mapped_column(String(64))
     asset: Mapped[str] = mapped_column(String(16))
-    tx_hash: Mapped[str] = mapped_column(String(66))
-    log_index: Mapped[int] = mapped_column(Integer)  # -1 for a native transfer
+    # "0x…" (66 chars); "balance:<block hash>:<address>" where only a balance showed the payment
+    tx_hash: Mapped[str] = mapped_column(String(128))
+    log_index: Mapped[int] = mapped_column(Integer)  # -1 native top-level, -2 untraced native
     from_address: Mapped[str] = mapped_column(String(42), default="")
     to_address: Mapped[str] = mapped_column(String(42))
     amount_base_units: Mapped[int] = mapped_column(BaseUnits)

@@ -33,6 +33,7 @@ def invoice_json(invoice: Invoice, public_url: str, secret_key: str) -> dict[str
         "monitoring_ends_at": iso(invoice.monitoring_ends_at),
         "payment_url": payment_url(public_url, secret_key, invoice.id),
         "paid_option": invoice.paid_option,
+        "unavailable_options": list(invoice.unavailable_options or []),
         "options": [
             {
                 "chain": option.chain,

@@ -1,34 +1,45 @@
-"""Scan one chain from a stored cursor, record payments to deposit addresses, update confirmations.
+"""Scan one chain from a stored cursor, record payments to deposit addresses, count confirmations.
 
-One tick (`scan_once`): read the head; if the cursor's block is no longer canonical (a reorg),
-rewind `reorg_depth` blocks; scan (cursor, min(head, cursor + max_block_range)] for ERC-20 Transfer
-logs (one eth_getLogs per address chunk) and native transfers (batched blocks); record each payment
-once; recount confirmations of unsettled payments and check their blocks are still canonical;
-apply the state machine; store the new cursor — all in one transaction. `sweep_expired` expires
-invoices only once every chain they can be paid on has scanned past their expiry time, so a
-payment made in time is never beaten by a late "expired".
+One tick (`scan_once`), in one transaction: read the head; if the cursor's block is no longer
+canonical (a reorg), rewind `reorg_depth` blocks; scan (cursor, min(head, cursor + max_block_range)]
+for ERC-20 Transfer logs of the configured contracts (one eth_getLogs per address chunk) and for
+native transfers (batched blocks; failed transactions never count); catch native ETH that arrived
+inside a contract call (exchanges, multisigs) by comparing deposit-address balances with what was
+recorded, then locating the transfer with call traces; recount confirmations and check every
+unsettled payment's block is still canonical (an orphaned payment is removed and the invoice
+recomputed); re-check receipts before a payment counts as confirmed; keep checking settled
+payments during the monitoring window (a deep reorg after settlement makes the invoice `invalid`:
+an alert); store the new cursor.
+
+`sweep_expired` expires invoices only once every chain they can be paid on has scanned past their
+expiry time, so a payment made in time is never beaten by a late "expired".
 """
 
 from __future__ import annotations
 
 import logging
-from collections import defaultdict
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import or_, select
+from sqlalchemy import and_, or_, select
 from sqlalchemy.orm import Session, selectinload
 
-from relay.chain import BlockRef, Chain
+from relay.chain import BlockRef, Chain, NativeTx
 from relay.config import ChainSettings, Settings
 from relay.db import Database
 from relay.events import EventType
 from relay.invoices import ObservedTransfer, record_transfer, refresh_invoice
 from relay.lifecycle import InvoiceStatus
 from relay.models import ChainCursor, Invoice, Payment, PaymentOption
+from relay.outbox import queue_event
 
 log = logging.getLogger(__name__)
 
-UNSETTLED = (InvoiceStatus.NEW.value, InvoiceStatus.PROCESSING.value, InvoiceStatus.EXPIRED.value)
+OPEN = (InvoiceStatus.NEW.value, InvoiceStatus.PROCESSING.value)
+UNSETTLED = (*OPEN, InvoiceStatus.EXPIRED.value)
+# after the monitoring window, late payments are still recorded (and reported) this long
+LATE_WATCH = timedelta(days=30)
+UNTRACED_LOG_INDEX = -2  # a native transfer found by balance, where the node offers no traces
+INTERNAL_LOG_INDEX_BASE = 1_000_000  # internal transfers: the call's place in its tx trace + this
 
 
 def _time(timestamp: int) -> datetime:
@@ -49,16 +60,15 @@ def scan_once(
             session.add(_cursor(chain_settings.name, ref, now))
             return 0
         start = cursor.block_number + 1
-        if start <= head:
-            canonical = chain.blocks([cursor.block_number]).get(cursor.block_number)
-            if canonical is None or canonical.hash != cursor.block_hash:
-                start = max(cursor.block_number - chain_settings.reorg_depth + 1, 0)
-                log.warning(
-                    "%s: reorg at or below block %s; rescanning from %s",
-                    chain_settings.name,
-                    cursor.block_number,
-                    start,
-                )
+        canonical = chain.blocks([cursor.block_number]).get(cursor.block_number)
+        if canonical is None or canonical.hash != cursor.block_hash:
+            start = max(cursor.block_number - chain_settings.reorg_depth + 1, 0)
+            log.warning(
+                "%s: block %s was replaced (reorg); rescanning from %s",
+                chain_settings.name,
+                cursor.block_number,
+                start,
+            )
         end = min(head, start + chain_settings.max_block_range - 1)
         invoices = _watched_invoices(session, chain_settings, now)
         by_address = {inv.deposit_address.lower(): inv for inv in invoices}
@@ -66,6 +76,9 @@ def scan_once(
         if end >= start and by_address:
             found = _record_range(
                 session, settings, chain_settings, chain, by_address, start, end, now
+            )
+            found += _record_internal(
+                session, settings, chain_settings, chain, invoices, start, end, now
             )
         touched = _recount(session, settings, chain_settings, chain, head, finalized, now)
         for invoice in {*touched, *(i for i in invoices if i.payments)}:
@@ -96,12 +109,61 @@ def _watched_invoices(
         .join(PaymentOption, PaymentOption.invoice_id == Invoice.id)
         .where(
             PaymentOption.chain == chain_settings.name,
-            or_(Invoice.status.in_(UNSETTLED), Invoice.monitoring_ends_at > now),
+            or_(
+                Invoice.status.in_(OPEN),
+                Invoice.monitoring_ends_at > now,
+                and_(
+                    Invoice.status == InvoiceStatus.EXPIRED.value,
+                    Invoice.monitoring_ends_at > now - LATE_WATCH,
+                ),
+            ),
         )
         .options(selectinload(Invoice.options), selectinload(Invoice.payments))
         .distinct()
     )
     return list(session.scalars(query))
+
+
+def _native_symbol(chain_settings: ChainSettings) -> str | None:
+    return next((a.symbol for a in chain_settings.assets.values() if a.native), None)
+
+
+def _record(
+    session: Session,
+    settings: Settings,
+    by_address: dict[str, Invoice],
+    transfers: list[ObservedTransfer],
+    now: datetime,
+) -> int:
+    found = 0
+    for transfer in sorted(transfers, key=lambda t: (t.block_number, t.log_index)):
+        invoice = by_address[transfer.to_address.lower()]
+        if record_transfer(session, settings, invoice, transfer, now) is not None:
+            found += 1
+            log.info(
+                "%s: payment of %s %s base units to invoice %s (tx %s)",
+                transfer.chain,
+                transfer.amount,
+                transfer.asset,
+                invoice.id,
+                transfer.tx_hash,
+            )
+    return found
+
+
+def _native_transfer(chain: str, asset: str, tx: NativeTx, log_index: int) -> ObservedTransfer:
+    return ObservedTransfer(
+        chain=chain,
+        asset=asset,
+        tx_hash=tx.tx_hash,
+        log_index=log_index,
+        from_address=tx.sender,
+        to_address=tx.to,
+        amount=tx.value,
+        block_number=tx.block.number,
+        block_hash=tx.block.hash,
+        block_time=_time(tx.block.timestamp),
+    )
 
 
 def _record_range(
@@ -119,7 +181,6 @@ def _record_range(
         for asset in chain_settings.assets.values()
         if asset.contract is not None
     }
-    native = next((a.symbol for a in chain_settings.assets.values() if a.native), None)
     transfers: list[ObservedTransfer] = []
     logs = chain.token_transfers(list(tokens), list(by_address), start, end)
     times = chain.blocks(sorted({t.block_number for t in logs})) if logs else {}
@@ -142,39 +203,101 @@ def _record_range(
                 block_time=_time(block.timestamp),
             )
         )
+    native = _native_symbol(chain_settings)
     if native is not None:
         txs = chain.native_transfers(set(by_address), start, end)
-        statuses = chain.receipt_statuses([tx.tx_hash for tx in txs])
+        receipts = chain.receipts([tx.tx_hash for tx in txs])
         for tx in txs:
-            if statuses.get(tx.tx_hash) != 1:
+            receipt = receipts.get(tx.tx_hash)
+            if receipt is None or receipt.status != 1:
                 continue  # a failed transaction moved nothing
-            transfers.append(
-                ObservedTransfer(
-                    chain=chain_settings.name,
-                    asset=native,
-                    tx_hash=tx.tx_hash,
-                    log_index=-1,
-                    from_address=tx.sender,
-                    to_address=tx.to,
-                    amount=tx.value,
-                    block_number=tx.block.number,
-                    block_hash=tx.block.hash,
-                    block_time=_time(tx.block.timestamp),
-                )
-            )
-    found = 0
-    for transfer in sorted(transfers, key=lambda t: (t.block_number, t.log_index)):
-        invoice = by_address[transfer.to_address.lower()]
-        if record_transfer(session, settings, invoice, transfer, now) is not None:
-            found += 1
-            log.info(
-                "%s: payment %s %s to invoice %s",
-                chain_settings.name,
-                transfer.amount,
-                transfer.asset,
-                invoice.id,
-            )
-    return found
+            transfers.append(_native_transfer(chain_settings.name, native, tx, -1))
+    return _record(session, settings, by_address, transfers, now)
+
+
+def _record_internal(
+    session: Session,
+    settings: Settings,
+    chain_settings: ChainSettings,
+    chain: Chain,
+    invoices: list[Invoice],
+    start: int,
+    end: int,
+    now: datetime,
+) -> int:
+    """Find native ETH that reached deposit addresses inside contract calls (no top-level tx).
+
+    Each invoice with a native option keeps the last balance it saw; an increase beyond the native
+    payments recorded since is an internal transfer, located with call traces
+    (debug_traceBlockByNumber) or, where the node has none, recorded from the balance alone.
+    """
+    native = _native_symbol(chain_settings)
+    if native is None:
+        return 0
+    watched = [
+        i
+        for i in invoices
+        if any(o.chain == chain_settings.name and o.asset == native for o in i.options)
+    ]
+    if not watched:
+        return 0
+    fresh = [i for i in watched if i.native_balance_block is None]
+    if fresh and start > 0:
+        # first look: what the address held before this range is a baseline, not a payment
+        before = chain.balances([i.deposit_address for i in fresh], start - 1)
+        for invoice in fresh:
+            invoice.native_balance = before.get(invoice.deposit_address.lower(), 0)
+            invoice.native_balance_block = start - 1
+    balances = chain.balances([i.deposit_address for i in watched], end)
+    excess: dict[str, int] = {}
+    short: dict[str, Invoice] = {}
+    for invoice in watched:
+        address = invoice.deposit_address.lower()
+        balance = balances.get(address, 0)
+        since = invoice.native_balance_block if invoice.native_balance_block is not None else -1
+        arrived = sum(
+            p.amount_base_units
+            for p in invoice.payments
+            if p.chain == chain_settings.name
+            and p.asset == native
+            and p.state != "orphaned"
+            and since < p.block_number <= end
+        )
+        unexplained = balance - (invoice.native_balance or 0) - arrived
+        if unexplained > 0:
+            short[address], excess[address] = invoice, unexplained
+        invoice.native_balance, invoice.native_balance_block = balance, end
+    if not short:
+        return 0
+    transfers: list[ObservedTransfer] = []
+    for number in range(start, end + 1):
+        calls = chain.internal_transfers(number, set(short))
+        if calls is None:  # the node offers no call traces: record what the balance shows
+            transfers = _untraced(chain_settings.name, chain, short, excess, end, native)
+            break
+        transfers += [
+            _native_transfer(chain_settings.name, native, tx, INTERNAL_LOG_INDEX_BASE + tx.ordinal)
+            for tx in calls
+        ]
+    return _record(session, settings, short, transfers, now)
+
+
+def _untraced(
+    chain_name: str,
+    chain: Chain,
+    short: dict[str, Invoice],
+    excess: dict[str, int],
+    end: int,
+    native: str,
+) -> list[ObservedTransfer]:
+    """Record unexplained balance increases as payments in block `end` (nodes without traces)."""
+    ref = chain.blocks([end])[end]
+    transfers = []
+    for address, invoice in short.items():
+        pseudo_hash = f"balance:{ref.hash}:{address}"
+        tx = NativeTx(pseudo_hash, "", invoice.deposit_address, excess[address], ref)
+        transfers.append(_native_transfer(chain_name, native, tx, UNTRACED_LOG_INDEX))
+    return transfers
 
 
 def _recount(
@@ -186,7 +309,7 @@ def _recount(
     finalized: int | None,
     now: datetime,
 ) -> set[Invoice]:
-    """Update confirmations of payments on unsettled invoices; orphan those off the chain."""
+    """Update confirmations; orphan payments off the canonical chain; re-check receipts."""
     payments = list(
         session.scalars(
             select(Payment)
@@ -194,29 +317,87 @@ def _recount(
             .where(
                 Payment.chain == chain_settings.name,
                 Payment.state != "orphaned",
-                Invoice.status.in_(UNSETTLED),
+                or_(
+                    Invoice.status.in_(UNSETTLED),
+                    # a settled invoice stays watched for deep reorgs during its monitoring window
+                    and_(
+                        Invoice.status == InvoiceStatus.SETTLED.value,
+                        Invoice.monitoring_ends_at > now,
+                    ),
+                ),
             )
         )
     )
     if not payments:
         return set()
     canonical = chain.blocks(sorted({p.block_number for p in payments}))
+    becoming = [
+        p
+        for p in payments
+        if not p.confirmed
+        and _meets_rule(chain_settings, p.block_number, head, finalized)
+        and p.log_index != UNTRACED_LOG_INDEX
+    ]
+    receipts = chain.receipts([p.tx_hash for p in becoming])
     touched: dict[str, Invoice] = {}
     for payment in payments:
         ref = canonical.get(payment.block_number)
-        if ref is None or ref.hash != payment.block_hash:
-            log.warning(
-                "%s: payment %s left the canonical chain", chain_settings.name, payment.tx_hash
-            )
-            payment.state, payment.confirmations, payment.confirmed = "orphaned", 0, False
+        receipt = receipts.get(payment.tx_hash)
+        orphaned = ref is None or ref.hash != payment.block_hash
+        if payment in becoming and (
+            receipt is None or receipt.status != 1 or receipt.block_hash != payment.block_hash
+        ):
+            orphaned = True  # settlement re-check: the receipt must still be there, successful
+        if orphaned:
+            _orphan(session, settings, chain_settings, payment, now)
         else:
             payment.confirmations = max(head - payment.block_number + 1, 0)
-            if chain_settings.finality:
-                payment.confirmed = finalized is not None and payment.block_number <= finalized
-            else:
-                payment.confirmed = payment.confirmations >= chain_settings.confirmations
+            payment.confirmed = _meets_rule(chain_settings, payment.block_number, head, finalized)
         touched[payment.invoice_id] = payment.invoice
     return set(touched.values())
+
+
+def _meets_rule(
+    chain_settings: ChainSettings, block: int, head: int, finalized: int | None
+) -> bool:
+    if chain_settings.finality:
+        return finalized is not None and block <= finalized
+    return head - block + 1 >= chain_settings.confirmations
+
+
+def _orphan(
+    session: Session,
+    settings: Settings,
+    chain_settings: ChainSettings,
+    payment: Payment,
+    now: datetime,
+) -> None:
+    invoice = payment.invoice
+    settled = invoice.status == InvoiceStatus.SETTLED.value
+    log.log(
+        logging.ERROR if settled else logging.WARNING,
+        "%s: payment %s (log %s) of invoice %s left the canonical chain%s",
+        chain_settings.name,
+        payment.tx_hash,
+        payment.log_index,
+        invoice.id,
+        " AFTER SETTLEMENT" if settled else "",
+    )
+    was_counted = payment.state == "counted"
+    payment.state, payment.confirmations, payment.confirmed = "orphaned", 0, False
+    if was_counted:
+        queue_event(
+            session,
+            settings,
+            invoice,
+            EventType.PAYMENT_REMOVED.value,
+            now,
+            extra={
+                "tx_hash": payment.tx_hash,
+                "log_index": payment.log_index,
+                "amount_base_units": str(payment.amount_base_units),
+            },
+        )
 
 
 def sweep_expired(db: Database, settings: Settings, now: datetime) -> list[str]:
@@ -229,15 +410,10 @@ def sweep_expired(db: Database, settings: Settings, now: datetime) -> list[str]:
             .where(Invoice.status == InvoiceStatus.NEW.value, Invoice.expires_at <= now)
             .options(selectinload(Invoice.options), selectinload(Invoice.payments))
         )
-        per_chain: dict[str, int] = defaultdict(int)
         for invoice in due:
             chains = {option.chain for option in invoice.options}
             if not all(c in cursors and cursors[c] >= invoice.expires_at for c in chains):
-                for c in chains:
-                    per_chain[c] += 1
                 continue  # a watcher is behind: a payment made in time may not be seen yet
             if EventType.EXPIRED.value in refresh_invoice(session, settings, invoice, now):
                 expired.append(invoice.id)
-        for chain, count in per_chain.items():
-            log.debug("%s: %s invoices wait for the watcher before expiring", chain, count)
     return expired

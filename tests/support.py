@@ -119,3 +119,25 @@ class RelayProcess:
             f"{self.url}/api/v1/invoices/{invoice_id}", timeout=5
         ).json()
         return data
+
+
+class AppServer:
+    """Serve a WSGI app on 127.0.0.1 over real HTTP in a background thread (a context manager)."""
+
+    def __init__(self, app: Any) -> None:
+        import threading
+
+        from werkzeug.serving import make_server
+
+        self.server = make_server("127.0.0.1", 0, app, threaded=True)
+        self.url = f"http://127.0.0.1:{self.server.server_port}"
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+
+    def __enter__(self) -> AppServer:
+        self.thread.start()
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+        self.thread.join(5)

@@ -82,7 +82,11 @@ def token_contract(w3: Web3, token: str) -> Contract:
 
 def test_committed_artifacts_are_what_compile_contracts_produces(tmp_path: Path) -> None:
     written = compile_contracts.write_artifacts(out_dir=tmp_path)
-    assert sorted(p.name for p in written) == ["PaymentRouter.json", "TestToken.json"]
+    assert sorted(p.name for p in written) == [
+        "PaymentRouter.json",
+        "TestPriceFeed.json",
+        "TestToken.json",
+    ]
     for name in compile_contracts.CONTRACT_NAMES:
         fresh = json.loads((tmp_path / f"{name}.json").read_text())
         committed = load_artifact(name)

@@ -35,7 +35,7 @@ CONTRACTS_DIR = Path(__file__).resolve().parent / "contracts"
 REPO_ROOT = Path(__file__).resolve().parent.parent.parent
 """Repository root: the parent of the `relay` package directory (where node_modules/ lives)."""
 
-CONTRACT_NAMES: tuple[str, ...] = ("TestToken", "PaymentRouter")
+CONTRACT_NAMES: tuple[str, ...] = ("TestToken", "PaymentRouter", "TestPriceFeed")
 """Contracts to build; each comes from `<Name>.sol` and is written to `<Name>.json`."""
 
 EVM_VERSION = "cancun"

@@ -588,3 +588,22 @@ def transfer_then_revert(
     tx_hash = call.transact({"from": _checksum(sender), "gas": REVERTING_TX_GAS})
     _wait(w3, tx_hash, expect_success=False)
     return HexStr(tx_hash.to_0x_hex())
+
+
+def deploy_price_feed(
+    w3: Web3, *, decimals: int = 8, answer: int, description: str = "ETH / USD"
+) -> ChecksumAddress:
+    """Deploy a TestPriceFeed (Chainlink AggregatorV3 shape) answering `answer` (scaled by
+    10**decimals), updated now; return its checksum address."""
+    return _deploy(w3, "TestPriceFeed", [decimals, description, answer], None)
+
+
+def set_feed_answer(w3: Web3, feed: str, answer: int, updated_at: int) -> HexStr:
+    """Publish a new round on a TestPriceFeed: `answer` updated at `updated_at` (unix seconds)."""
+    abi = load_artifact("TestPriceFeed")["abi"]
+    contract = w3.eth.contract(address=_checksum(feed), abi=abi)
+    tx_hash = contract.functions.setAnswer(answer, updated_at).transact(
+        {"from": _default_account(w3)}
+    )
+    _wait(w3, tx_hash)
+    return HexStr(tx_hash.to_0x_hex())
