@@ -191,9 +191,15 @@ def record_outcome(
         return delivery
 
 
-def deliver_due(db: Database, settings: Settings, sender: Sender, limit: int = 50) -> int:
-    """Send every due delivery once; return how many were attempted."""
-    ids = claim_due(db, _now(), limit)
+def deliver_due(
+    db: Database,
+    settings: Settings,
+    sender: Sender,
+    limit: int = 50,
+    now: datetime | None = None,
+) -> int:
+    """Send every due delivery once; return how many were attempted. `now` defaults to the clock."""
+    ids = claim_due(db, now or _now(), limit)
     for delivery_id in ids:
         with db.transaction() as session:
             delivery = session.get(Delivery, delivery_id)
@@ -201,7 +207,7 @@ def deliver_due(db: Database, settings: Settings, sender: Sender, limit: int = 5
                 continue
             session.expunge(delivery)
         outcome = sender.send(delivery)
-        record_outcome(db, settings, delivery_id, outcome, _now())
+        record_outcome(db, settings, delivery_id, outcome, now or _now())
     return len(ids)
 
 

@@ -337,7 +337,9 @@ def refresh_invoice(
         invoice.status = result.status.value
         if result.status == InvoiceStatus.SETTLED:
             invoice.settled_at = now
-        events.append(STATUS_EVENTS[result.status].value)
+        status_event = STATUS_EVENTS.get(result.status)  # back to NEW: removal already reported
+        if status_event is not None:
+            events.append(status_event.value)
         if (
             result.status == InvoiceStatus.SETTLED
             and result.exception == InvoiceException.PAID_LATE

@@ -38,6 +38,7 @@ OPEN = (InvoiceStatus.NEW.value, InvoiceStatus.PROCESSING.value)
 UNSETTLED = (*OPEN, InvoiceStatus.EXPIRED.value)
 # after the monitoring window, late payments are still recorded (and reported) this long
 LATE_WATCH = timedelta(days=30)
+CLOCK_SKEW = timedelta(minutes=2)  # block timestamps may run this far behind the relay's clock
 UNTRACED_LOG_INDEX = -2  # a native transfer found by balance, where the node offers no traces
 INTERNAL_LOG_INDEX_BASE = 1_000_000  # internal transfers: the call's place in its tx trace + this
 
@@ -138,6 +139,10 @@ def _record(
     found = 0
     for transfer in sorted(transfers, key=lambda t: (t.block_number, t.log_index)):
         invoice = by_address[transfer.to_address.lower()]
+        if transfer.block_time < invoice.created_at - CLOCK_SKEW:
+            # mined before the invoice existed (a rescan after a reorg, or a reused address):
+            # not a payment for it
+            continue
         if record_transfer(session, settings, invoice, transfer, now) is not None:
             found += 1
             log.info(
