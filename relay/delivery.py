@@ -17,7 +17,8 @@ import time
 from datetime import datetime, timedelta
 
 import requests
-from sqlalchemy import select
+from sqlalchemy import or_, select
+from sqlalchemy.orm import aliased
 from standardwebhooks.webhooks import Webhook
 
 from relay.config import Settings, WebhookSettings
@@ -36,7 +37,6 @@ from relay.storefront import (
 
 log = logging.getLogger(__name__)
 
-CLAIM_LEASE_SECONDS = 120
 USER_AGENT = "relay/0.1 (+https://github.com/relay)"
 
 
@@ -120,31 +120,51 @@ def _ms(started: float) -> int:
     return int((time.monotonic() - started) * 1000)
 
 
-def claim_due(db: Database, now: datetime, limit: int) -> list[int]:
-    """Claim up to `limit` due deliveries (oldest first, one per order and target); return ids."""
-    with db.transaction() as session:
-        query = (
-            select(Delivery)
-            .where(Delivery.status == "pending")
-            .order_by(Delivery.id)
-            .limit(limit * 20)
+def claim_due(db: Database, now: datetime, limit: int, lease_seconds: float) -> list[int]:
+    """Claim up to `limit` due deliveries, oldest first, for `lease_seconds`; return their ids.
+
+    A delivery is due when its time has come, no lease on it is running, and no older delivery
+    for the same (store, order, target) is still pending — so one order's pushes arrive in order.
+    On PostgreSQL the rows are locked with SKIP LOCKED, so concurrent workers never claim the
+    same delivery; SQLite serializes the whole transaction.
+    """
+    older = aliased(Delivery)
+    blocked = (
+        select(older.id)
+        .where(
+            older.status == "pending",
+            older.store == Delivery.store,
+            older.order_id == Delivery.order_id,
+            older.target == Delivery.target,
+            older.id < Delivery.id,
         )
+        .exists()
+    )
+    with db.transaction() as session:
+        eligible = list(
+            session.scalars(
+                select(Delivery.id)
+                .where(
+                    Delivery.status == "pending",
+                    Delivery.next_attempt_at <= now,
+                    or_(Delivery.claimed_until.is_(None), Delivery.claimed_until <= now),
+                    ~blocked,
+                )
+                .order_by(Delivery.id)
+                .limit(limit)
+            )
+        )
+        if not eligible:
+            return []
+        query = select(Delivery).where(Delivery.id.in_(eligible)).order_by(Delivery.id)
         if not db.is_sqlite:
             query = query.with_for_update(skip_locked=True)
-        claimed: list[int] = []
-        blocked: set[tuple[str, str, str]] = set()
+        claimed = []
         for delivery in session.scalars(query):
-            key = (delivery.store, delivery.order_id, delivery.target)
-            if key in blocked:
-                continue
-            blocked.add(key)  # later deliveries for this order and target wait for this one
-            leased = delivery.claimed_until is not None and delivery.claimed_until > now
-            if delivery.next_attempt_at > now or leased:
-                continue
-            delivery.claimed_until = now + timedelta(seconds=CLAIM_LEASE_SECONDS)
-            claimed.append(delivery.id)
-            if len(claimed) >= limit:
-                break
+            running = delivery.claimed_until is not None and delivery.claimed_until > now
+            if delivery.status == "pending" and not running:
+                delivery.claimed_until = now + timedelta(seconds=lease_seconds)
+                claimed.append(delivery.id)
         return claimed
 
 
@@ -199,7 +219,9 @@ def deliver_due(
     now: datetime | None = None,
 ) -> int:
     """Send every due delivery once; return how many were attempted. `now` defaults to the clock."""
-    ids = claim_due(db, now or _now(), limit)
+    # a worker killed mid-send leaves a lease; another (or the restarted one) retries after it
+    lease = 2 * settings.relay.delivery_timeout_seconds + 5
+    ids = claim_due(db, now or _now(), limit, lease)
     for delivery_id in ids:
         with db.transaction() as session:
             delivery = session.get(Delivery, delivery_id)

@@ -121,6 +121,11 @@ class Invoice(Base):
     # options left out because no rate source answered: [{"chain", "asset", "reason"}]
     unavailable_options: Mapped[list[dict[str, str]]] = mapped_column(JSON, default=list)
 
+    # optimistic lock: two workers changing one invoice at once → the later commit fails and
+    # its job retries on the next tick, so a transition and its deliveries are never doubled
+    version: Mapped[int] = mapped_column(Integer, default=1)
+    __mapper_args__ = {"version_id_col": version}  # noqa: RUF012
+
     options: Mapped[list[PaymentOption]] = relationship(
         back_populates="invoice", order_by="PaymentOption.id", cascade="all, delete-orphan"
     )

@@ -7,6 +7,8 @@ from collections.abc import Callable
 from functools import partial
 
 from apscheduler.schedulers.background import BackgroundScheduler
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm.exc import StaleDataError
 
 from relay.chain import Web3Chain
 from relay.config import ChainSettings, Settings
@@ -57,6 +59,9 @@ def _guarded(name: str, job: Callable[[], None]) -> Callable[[], None]:
     def run() -> None:
         try:
             job()
+        except (IntegrityError, StaleDataError) as exc:
+            # another worker changed the same rows first; its work stands, this tick is redone
+            log.info("job %s yielded to another worker (%s); next tick", name, type(exc).__name__)
         except Exception:
             # a job must survive a node or storefront outage; the next tick tries again
             log.exception("job %s failed; retrying on its next tick", name)

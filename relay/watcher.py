@@ -54,10 +54,14 @@ def scan_once(
     head = chain.head()
     finalized = chain.finalized() if chain_settings.finality else None
     with db.transaction() as session:
-        cursor = session.get(ChainCursor, chain_settings.name)
+        # one scan per chain at a time: a second worker waits here, then sees the new cursor
+        cursor = session.get(ChainCursor, chain_settings.name, with_for_update=True)
         if cursor is None:
-            # first run: start at the head; invoices are opened after the relay starts watching
-            ref = chain.blocks([head])[head]
+            # first run: start at the head, or before the oldest invoice already waiting
+            waiting = _watched_invoices(session, chain_settings, now)
+            oldest = min((i.created_at for i in waiting), default=None)
+            number = head if oldest is None else _block_before(chain, oldest - CLOCK_SKEW, head)
+            ref = chain.blocks([number])[number]
             session.add(_cursor(chain_settings.name, ref, now))
             return 0
         start = cursor.block_number + 1
@@ -91,6 +95,18 @@ def scan_once(
         return found
 
 
+def _block_before(chain: Chain, moment: datetime, head: int) -> int:
+    """Return the last block mined before `moment` (binary search over block timestamps)."""
+    low, high = 0, head
+    while low < high:
+        middle = (low + high + 1) // 2
+        if _time(chain.blocks([middle])[middle].timestamp) < moment:
+            low = middle
+        else:
+            high = middle - 1
+    return low
+
+
 def _cursor(chain: str, ref: BlockRef, now: datetime) -> ChainCursor:
     return ChainCursor(
         chain=chain,
@@ -105,11 +121,11 @@ def _watched_invoices(
     session: Session, chain_settings: ChainSettings, now: datetime
 ) -> list[Invoice]:
     """Return invoices with an option on this chain that may still receive payments."""
+    on_chain = select(PaymentOption.invoice_id).where(PaymentOption.chain == chain_settings.name)
     query = (
         select(Invoice)
-        .join(PaymentOption, PaymentOption.invoice_id == Invoice.id)
         .where(
-            PaymentOption.chain == chain_settings.name,
+            Invoice.id.in_(on_chain),
             or_(
                 Invoice.status.in_(OPEN),
                 Invoice.monitoring_ends_at > now,
@@ -120,7 +136,6 @@ def _watched_invoices(
             ),
         )
         .options(selectinload(Invoice.options), selectinload(Invoice.payments))
-        .distinct()
     )
     return list(session.scalars(query))
 

@@ -69,7 +69,7 @@ class RelayProcess:
         self.proc: subprocess.Popen[bytes] | None = None
 
     def start(self, *args: str) -> None:
-        """Start `relay serve` (or `args`, e.g. "worker") and wait until /healthz answers."""
+        """Start `relay serve` (or `args`, e.g. "worker"); a server is waited for on /healthz."""
         self.log = self.log_path.open("ab")
         env = dict(os.environ, RELAY_LOG_LEVEL="INFO")
         command = list(args) or ["serve"]
@@ -79,7 +79,15 @@ class RelayProcess:
             stderr=subprocess.STDOUT,
             env=env,
         )
-        wait_for("relay /healthz", self._healthy, timeout=30)
+        if command[0] == "serve":
+            wait_for("relay /healthz", self._healthy, timeout=30)
+
+    def kill(self) -> None:
+        """Kill the process with SIGKILL (no clean-up of any kind) and reap it."""
+        assert self.proc is not None
+        self.proc.kill()
+        self.proc.wait()
+        self.log.close()
 
     def _healthy(self) -> bool:
         assert self.proc is not None
@@ -91,6 +99,9 @@ class RelayProcess:
             return False
 
     def stop(self) -> None:
+        """Stop the process with SIGTERM (SIGKILL after 10 s)."""
+        if self.log.closed:
+            return
         if self.proc is not None and self.proc.poll() is None:
             self.proc.terminate()
             try:

@@ -119,9 +119,10 @@ def test_storefront_down_then_back(
         500,
     )
     assert delivery.next_attempt_at > utcnow()  # schedule: the next try waits 1 s
-    assert claim_due(db, utcnow(), 10) == []
+    assert claim_due(db, utcnow(), 10, 30) == []
     later = utcnow() + timedelta(seconds=1.5)
-    assert claim_due(db, later, 10) == [delivery.id]
+    assert claim_due(db, later, 10, 30) == [delivery.id]
+    assert claim_due(db, later, 10, 30) == []  # leased to the first claimer
 
 
 def test_retry_after_is_honoured(

@@ -8,14 +8,15 @@ from decimal import Decimal
 import pytest
 from sqlalchemy import select
 
+from relay.addresses import xpub_id
 from relay.chain import Web3Chain
 from relay.config import Settings
 from relay.db import Database
 from relay.devtools.devchain import Anvil, deploy_token, mint, send_eth, transfer_token
 from relay.invoices import OrderData, load_invoice, open_invoice
-from relay.models import ChainCursor, Delivery, Invoice, utcnow
+from relay.models import AddressCounter, ChainCursor, Delivery, Invoice, utcnow
 from relay.watcher import scan_once, sweep_expired
-from tests.conftest import make_settings
+from tests.conftest import MERCHANT_XPUB, make_settings
 
 
 @pytest.fixture(scope="module")
@@ -164,3 +165,18 @@ def test_expiry_waits_for_the_watcher(db: Database, settings: Settings, chain: W
     assert sweep_expired(db, settings, later) == [invoice.id]
     assert reload(db, invoice.id).status == "expired"
     assert events(db, invoice.id)[-1] == "invoice.expired"
+
+
+def test_first_scan_starts_before_invoices_already_waiting(
+    db: Database, settings: Settings, chain: Web3Chain, node: Anvil, tokens: tuple[str, str]
+) -> None:
+    # the relay took orders before its worker ever scanned (serve started first)
+    with db.transaction() as session:  # an address no other test of this chain has paid
+        session.add(AddressCounter(xpub_id=xpub_id(MERCHANT_XPUB), next_index=5000))
+    invoice = open_order(db, settings, "early")
+    node.mine(5)
+    transfer_token(node.w3, tokens[0], node.accounts[1], invoice.deposit_address, 44_980_000)
+    node.mine(5)
+    scan(db, settings, chain)  # places the cursor before the invoice, not at the head
+    scan(db, settings, chain)
+    assert [p.amount_base_units for p in reload(db, invoice.id).payments] == [44_980_000]
