@@ -3,7 +3,9 @@ PYTHON ?= python3.11
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: demo test setup setup-dev lint
+CHROMIUM := /usr/bin/chromium
+
+.PHONY: demo test setup setup-dev setup-browser lint
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV) || python3 -m venv $(VENV)
@@ -26,5 +28,15 @@ lint: setup-dev
 	$(BIN)/ruff format --check relay tests
 	$(BIN)/mypy relay
 
-test: lint
+# The payment page's browser tests drive Debian's chromium with Playwright (which must never
+# download a browser of its own): install the package when it is missing.
+$(CHROMIUM):
+	@echo "installing Debian's chromium for the payment page's browser tests"
+	@if [ "$$(id -u)" -ne 0 ] && command -v sudo >/dev/null 2>&1; then SUDO=sudo; else SUDO=; fi; \
+	$$SUDO apt-get update -qq && \
+	DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq chromium
+
+setup-browser: $(CHROMIUM)
+
+test: lint setup-browser
 	$(BIN)/pytest $(PYTEST_ARGS)
