@@ -66,7 +66,7 @@ class Sender:
     def _client(self, store_name: str) -> StorefrontClient:
         if store_name not in self._clients:
             store = self.settings.stores[store_name]
-            spec = load_spec(store.platform)
+            spec = load_spec(store)
             self._clients[store_name] = StorefrontClient(store, spec, self.http, self.timeout)
         return self._clients[store_name]
 

@@ -84,7 +84,7 @@ def queue_event(
     if extra:
         body["extra"] = extra
     deliveries = []
-    spec = load_spec(store.platform)
+    spec = load_spec(store)
     if spec.action_for(event, invoice.exception) is not None:
         storefront_payload = {
             "event": event,

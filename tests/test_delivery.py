@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from collections.abc import Iterator
 from datetime import timedelta
@@ -9,6 +10,7 @@ from decimal import Decimal
 from typing import Any
 
 import pytest
+import requests
 from requests.auth import HTTPBasicAuth
 from requests_oauthlib import OAuth1
 from sqlalchemy import select
@@ -17,10 +19,13 @@ from relay.config import Settings
 from relay.db import Database
 from relay.delivery import Sender, claim_due, deliver_due, redeliver
 from relay.devtools.woostore import WooStore
+from relay.errors import StorefrontError
+from relay.inbound import read_order
 from relay.invoices import OrderData, open_invoice
 from relay.models import Delivery, Invoice, utcnow
 from relay.outbox import queue_event
-from relay.storefront import woocommerce_auth
+from relay.specs import load_spec
+from relay.storefront import StorefrontClient, woocommerce_auth
 from tests.conftest import make_settings
 
 
@@ -188,3 +193,32 @@ def test_basic_auth_only_over_https() -> None:
     http = make_settings(store_url="http://shop.example").stores["shop"]
     assert isinstance(woocommerce_auth(https), HTTPBasicAuth)
     assert isinstance(woocommerce_auth(http), OAuth1)
+
+
+def test_orders_are_read_back_and_listed_for_reconciliation(
+    settings: Settings, store: WooStore
+) -> None:
+    start = utcnow() - timedelta(seconds=2)
+    opened = [store.create_order(total="5.00")["id"] for _ in range(3)]
+    opened.append(store.create_order(total="6.00", status="on-hold")["id"])
+    store.create_order(total="7.00", status="processing")
+    shop = settings.stores["shop"]
+    spec = load_spec(shop)
+    assert spec.list_orders is not None
+    two_per_page = dataclasses.replace(
+        spec.list_orders, query={**spec.list_orders.query, "per_page": "2"}
+    )
+    with requests.Session() as http:
+        client = StorefrontClient(
+            shop, dataclasses.replace(spec, list_orders=two_per_page), http, 5
+        )
+        listed = client.list_open_orders(start)
+        assert len([c for c in client.calls if c.method == "GET"]) == 2  # followed rel="next"
+        assert client.list_open_orders(utcnow() + timedelta(hours=1)) == []
+        raw = client.read_order(str(opened[0]))
+        with pytest.raises(StorefrontError, match="HTTP 404"):
+            client.read_order("999999")
+    assert sorted(o["id"] for o in listed) == sorted(opened)
+    found = read_order(shop, spec, raw)
+    assert found.order is not None and found.order.total == Decimal("5.00")
+    assert {r["auth"] for r in store.requests} == {"oauth1"}

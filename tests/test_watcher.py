@@ -98,8 +98,13 @@ def test_usdc_payment_is_recorded_once_and_confirmed(
         cursor.block_hash = node.w3.eth.get_block(cursor.block_number)["hash"].to_0x_hex()
     assert scan(db, settings, chain) == 0
     assert len(reload(db, invoice.id).payments) == 1
-    # storefront pushes (payment_received has no storefront action and no webhook subscribes here)
-    assert events(db, invoice.id) == ["invoice.created", "invoice.processing", "invoice.settled"]
+    # one storefront push per event, none twice
+    assert events(db, invoice.id) == [
+        "invoice.created",
+        "invoice.payment_received",
+        "invoice.processing",
+        "invoice.settled",
+    ]
 
 
 def test_impostor_token_counts_for_nothing(

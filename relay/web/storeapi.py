@@ -1,0 +1,69 @@
+"""`POST /api/v1/stores/<store>/invoices`: a custom shop or storefront plugin opens an invoice.
+
+The relay's own protocol (plugin_specs/relay.toml), for a store of any platform. The body is the
+order as JSON: `{"order_id", "currency", "amount", "order_number"?, "customer_email"?}` (amount a
+decimal string). Authenticated by `Authorization: Bearer <store api_token>` or by a Standard
+Webhooks signature with the store's `webhook_secret` (whsec_…). Answers the invoice JSON at once,
+so a checkout can redirect to its `payment_url`: 201 when opened, 200 when the order already had
+one (idempotent per (store, order id), as webhooks are).
+"""
+
+from __future__ import annotations
+
+import hmac
+from typing import Any
+
+from flask import Blueprint, current_app, jsonify, request
+
+from relay.config import StoreSettings
+from relay.errors import AuthError, InvoiceError, NotFound
+from relay.inbound import header, parse_json, read_order, verify
+from relay.invoices import load_invoice, open_invoice
+from relay.models import utcnow
+from relay.serialize import invoice_json
+from relay.specs import load_spec
+from relay.web.app import db_of, settings_of
+
+bp = Blueprint("storeapi", __name__)
+PROTOCOL = "relay"  # the spec whose inbound part reads this endpoint's body
+
+
+def _authenticate(store: StoreSettings, body: bytes) -> None:
+    """Accept a bearer api_token or a Standard Webhooks signature; raise AuthError otherwise."""
+    headers = dict(request.headers)
+    scheme, _, token = (header(headers, "Authorization") or "").partition(" ")
+    if scheme.lower() == "bearer":
+        expected = store.api_token.encode()
+        if not expected or not hmac.compare_digest(token.strip().encode(), expected):
+            raise AuthError("wrong bearer token for this store")
+        return
+    if header(headers, "webhook-signature") is not None:
+        verify(store, load_spec(PROTOCOL), headers, body)  # SignatureError (401) on failure
+        return
+    raise AuthError(
+        "send 'Authorization: Bearer <store api_token>' or a Standard Webhooks signature"
+    )
+
+
+@bp.post("/api/v1/stores/<store_name>/invoices")
+def create_invoice(store_name: str) -> Any:
+    """Open (or return) the invoice for an order; 201 created, 200 existing."""
+    settings = settings_of(current_app)
+    store = settings.stores.get(store_name)
+    if store is None:
+        raise NotFound(f"no store named {store_name!r}")
+    body = request.get_data(cache=False)
+    _authenticate(store, body)
+    inbound = read_order(store, load_spec(PROTOCOL), parse_json(body))
+    if inbound.order is None:
+        raise InvoiceError(f"the order cannot get an invoice: {inbound.reason}")
+    db = db_of(current_app)
+    invoice, created = open_invoice(db, settings, inbound.order, utcnow())
+    with db.transaction() as session:
+        loaded = load_invoice(session, invoice.id)
+        if loaded is None:
+            raise NotFound("the invoice vanished")
+        data = invoice_json(loaded, settings.relay.public_url, settings.relay.secret_key)
+    answer = jsonify(data)
+    answer.headers["Location"] = f"/api/v1/invoices/{invoice.id}"
+    return answer, 201 if created else 200
