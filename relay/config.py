@@ -120,8 +120,9 @@ class Settings:
 class _Reader:
     """Collect problems while reading typed values out of nested tables."""
 
-    def __init__(self, env: Mapping[str, str]) -> None:
+    def __init__(self, env: Mapping[str, str], base_dir: Path | None = None) -> None:
         self.env = env
+        self.base_dir = base_dir  # relative file paths in the config are read from here
         self.problems: list[tuple[str, str]] = []
         self.warnings: list[str] = []
 
@@ -440,7 +441,7 @@ def _read_store(
     reader: _Reader, name: str, table: Mapping[str, Any], chains: Mapping[str, ChainSettings]
 ) -> StoreSettings:
     from relay.addresses import validate_xpub
-    from relay.specs import check_platform
+    from relay.specs import check_platform, load_spec
 
     path = f"stores.{name}"
     known = {"platform", "base_url", "webhook_secret", "api_key", "api_secret", "payment_methods"}
@@ -451,9 +452,17 @@ def _read_store(
         reader.problem(path, "store name must be lowercase letters, digits, '-' or '_'")
     platform = reader.string(table, "platform", path)
     spec = reader.string(table, "spec", path, "") or None
+    if spec and reader.base_dir is not None and not Path(spec).expanduser().is_absolute():
+        spec = str(reader.base_dir / spec)
+    auth = ""
     if platform:
-        for key, message in check_platform(platform, spec):
+        problems = check_platform(platform, spec)
+        for key, message in problems:
             reader.problem(f"{path}.{key}", message)
+        if not problems:
+            auth = load_spec(platform, spec).auth
+    needs_keys = auth in ("woocommerce", "basic", "oauth1")
+    needs_token = auth in ("header-token", "bearer")
     base_url = reader.string(table, "base_url", path).rstrip("/")
     _check_url(reader, f"{path}.base_url", base_url, ("http", "https"))
     xpub = reader.string(table, "xpub", path)
@@ -483,8 +492,8 @@ def _read_store(
         platform=platform,
         base_url=base_url,
         webhook_secrets=reader.strings(table, "webhook_secret", path),
-        api_key=reader.string(table, "api_key", path),
-        api_secret=reader.string(table, "api_secret", path),
+        api_key=reader.string(table, "api_key", path, None if needs_keys else ""),
+        api_secret=reader.string(table, "api_secret", path, None if needs_keys else ""),
         payment_methods=methods,
         xpub=xpub,
         accept=tuple(accept),
@@ -496,15 +505,21 @@ def _read_store(
         reconcile_seconds=reader.integer(table, "reconcile_seconds", path, 300, 0),
         webhooks=_read_webhooks(reader, table, path),
         spec=spec,
-        api_token=reader.string(table, "api_token", path, ""),
+        api_token=reader.string(table, "api_token", path, None if needs_token else ""),
     )
 
 
 def parse_settings(
-    data: Mapping[str, Any], env: Mapping[str, str] | None = None, source: str = "<memory>"
+    data: Mapping[str, Any],
+    env: Mapping[str, str] | None = None,
+    source: str = "<memory>",
+    base_dir: Path | None = None,
 ) -> Settings:
-    """Validate a parsed TOML document into `Settings`; raise ConfigError listing every problem."""
-    reader = _Reader(os.environ if env is None else env)
+    """Validate a parsed TOML document into `Settings`; raise ConfigError listing every problem.
+
+    base_dir: the config file's folder; relative `spec` paths are read from there.
+    """
+    reader = _Reader(os.environ if env is None else env, base_dir)
     reader.unknown(data, {"relay", "chains", "stores"}, "")
     relay = _read_relay(reader, data)
     chains_table = reader.table(data, "chains", "")
@@ -545,7 +560,7 @@ def load_settings(path: str | Path, env: Mapping[str, str] | None = None) -> Set
         raise ConfigError([(str(path), "file not found")]) from None
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError([(str(path), f"not valid TOML: {exc}")]) from None
-    return parse_settings(data, env, source=str(path))
+    return parse_settings(data, env, source=str(path), base_dir=path.resolve().parent)
 
 
 def summarize(settings: Settings) -> str:

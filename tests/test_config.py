@@ -57,7 +57,7 @@ def test_every_problem_is_reported_with_its_key_path() -> None:
     data["chains"]["dev"]["assets"]["ETH"]["rate"] = ["magic:1"]
     data["stores"]["shop"]["xpub"] = "xpub-nonsense"
     data["stores"]["shop"]["accept"] = ["dev:USDT", "mars:ETH"]
-    data["stores"]["shop"]["platform"] = "magento"
+    data["stores"]["other"] = dict(data["stores"]["shop"], platform="magento")
     del data["stores"]["shop"]["api_key"]
     problems = problems_of(data)
     assert set(problems) >= {
@@ -69,7 +69,7 @@ def test_every_problem_is_reported_with_its_key_path() -> None:
         "stores.shop.xpub",
         "stores.shop.accept[0]",
         "stores.shop.accept[1]",
-        "stores.shop.platform",
+        "stores.other.platform",
         "stores.shop.api_key",
     }
 
@@ -117,3 +117,27 @@ def test_check_config_command(tmp_path: Path) -> None:
     good = run_cli("check-config", "--config", str(ROOT / "config.example.toml"), env=env)
     assert good.returncode == 0, good.stderr
     assert "store main (woocommerce" in good.stdout and "chain ethereum" in good.stdout
+
+
+def test_credentials_follow_the_platform_auth_scheme() -> None:
+    data = config_dict()
+    data["stores"]["api"] = dict(data["stores"]["shop"], platform="shopify")
+    for key in ("api_key", "api_secret"):
+        del data["stores"]["api"][key]  # Shopify's Admin API takes an access token instead
+    assert problems_of(data) == {"stores.api.api_token": "is required"}
+
+
+def test_relative_spec_path_is_read_from_the_config_folder(tmp_path: Path) -> None:
+    shipped = (ROOT / "plugin_specs" / "woocommerce.toml").read_text()
+    (tmp_path / "specs").mkdir()
+    (tmp_path / "specs" / "myshop.toml").write_text(
+        shipped.replace('name = "woocommerce"', 'name = "myshop"')
+    )
+    data = config_dict()
+    data["stores"]["shop"].update(platform="myshop", spec="specs/myshop.toml")
+    config = tmp_path / "relay.toml"
+    from tests.support import toml_dump
+
+    config.write_text(toml_dump(data))
+    settings = load_settings(config, env={})
+    assert settings.stores["shop"].spec == str(tmp_path / "specs" / "myshop.toml")
