@@ -39,6 +39,7 @@ class RelaySettings:
     admin_token: str
     delivery_retry_seconds: tuple[int, ...]
     delivery_timeout_seconds: int = 15
+    delivery_concurrency: int = 4
     coingecko_url: str = "https://api.coingecko.com/api/v3"
     rate_max_age_seconds: int = 3600
     fiat_rates: tuple[str, ...] = ()
@@ -241,6 +242,7 @@ def _read_relay(reader: _Reader, data: Mapping[str, Any]) -> RelaySettings:
         table,
         {"public_url", "listen", "database_url", "secret_key", "admin_token"}
         | {"delivery_retry_seconds", "delivery_timeout_seconds", "coingecko_url"}
+        | {"delivery_concurrency"}
         | {"rate_max_age_seconds", "fiat_rates"},
         path,
     )
@@ -272,6 +274,7 @@ def _read_relay(reader: _Reader, data: Mapping[str, Any]) -> RelaySettings:
         admin_token=admin_token,
         delivery_retry_seconds=tuple(retry),
         delivery_timeout_seconds=reader.integer(table, "delivery_timeout_seconds", path, 15, 1),
+        delivery_concurrency=reader.integer(table, "delivery_concurrency", path, 4, 1),
         coingecko_url=_url(reader, table, "coingecko_url", path, RelaySettings.coingecko_url),
         rate_max_age_seconds=reader.integer(table, "rate_max_age_seconds", path, 3600, 1),
         fiat_rates=_read_fiat_rates(reader, table, path),

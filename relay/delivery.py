@@ -14,6 +14,8 @@ from __future__ import annotations
 import json
 import logging
 import time
+from collections import defaultdict
+from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timedelta
 
 import requests
@@ -47,7 +49,6 @@ class Sender:
         self.settings = settings
         self.http = requests.Session()
         self.timeout = settings.relay.delivery_timeout_seconds
-        self._clients: dict[str, StorefrontClient] = {}
 
     def close(self) -> None:
         """Close the HTTP session."""
@@ -64,11 +65,9 @@ class Sender:
         return self._webhook(hook, delivery)
 
     def _client(self, store_name: str) -> StorefrontClient:
-        if store_name not in self._clients:
-            store = self.settings.stores[store_name]
-            spec = load_spec(store)
-            self._clients[store_name] = StorefrontClient(store, spec, self.http, self.timeout)
-        return self._clients[store_name]
+        # a client per push: its call log is per push, so pushes may run in parallel threads
+        store = self.settings.stores[store_name]
+        return StorefrontClient(store, load_spec(store), self.http, self.timeout)
 
     def _webhook(self, hook: WebhookSettings, delivery: Delivery) -> Outcome:
         body = json.dumps(delivery.payload, separators=(",", ":"), sort_keys=True)
@@ -222,14 +221,31 @@ def deliver_due(
     # a worker killed mid-send leaves a lease; another (or the restarted one) retries after it
     lease = 2 * settings.relay.delivery_timeout_seconds + 5
     ids = claim_due(db, now or _now(), limit, lease)
-    for delivery_id in ids:
-        with db.transaction() as session:
+    per_store: dict[str, list[Delivery]] = defaultdict(list)
+    with db.transaction() as session:
+        for delivery_id in ids:
             delivery = session.get(Delivery, delivery_id)
-            if delivery is None or delivery.status != "pending":
-                continue
-            session.expunge(delivery)
-        outcome = sender.send(delivery)
-        record_outcome(db, settings, delivery_id, outcome, now or _now())
+            if delivery is not None and delivery.status == "pending":
+                session.expunge(delivery)
+                per_store[delivery.store].append(delivery)
+
+    def send_in_turn(batch: list[Delivery]) -> None:
+        for delivery in batch:
+            outcome = sender.send(delivery)
+            record_outcome(db, settings, delivery.id, outcome, now or _now())
+
+    # at most `delivery_concurrency` requests in flight per store; claims keep per-order order
+    lanes = [
+        batch[lane :: settings.relay.delivery_concurrency]
+        for batch in per_store.values()
+        for lane in range(min(settings.relay.delivery_concurrency, len(batch)))
+    ]
+    if len(lanes) == 1:
+        send_in_turn(lanes[0])
+    elif lanes:
+        with ThreadPoolExecutor(max_workers=len(lanes), thread_name_prefix="deliver") as pool:
+            for future in [pool.submit(send_in_turn, lane) for lane in lanes]:
+                future.result()
     return len(ids)
 
 

@@ -181,3 +181,42 @@ def test_admin_api_and_cli_list_show_and_redeliver(
     assert (after["status"], after["attempts"]) == ("succeeded", 2)
     via_api = client.post(f"/api/v1/admin/deliveries/{delivery['id']}/redeliver", headers=auth)
     assert via_api.status_code == 202 and via_api.json["status"] == "pending"  # type: ignore[index]
+
+
+def test_deliveries_run_in_parallel_up_to_the_per_store_limit(
+    db: Database, store: WooStore, tmp_path: Path
+) -> None:
+    import threading
+    import time
+
+    state = {"now": 0, "most": 0}
+    lock = threading.Lock()
+    app = Flask("slow-erp")
+
+    @app.post("/hook")
+    def hook() -> Any:
+        with lock:
+            state["now"] += 1
+            state["most"] = max(state["most"], state["now"])
+        time.sleep(0.3)
+        with lock:
+            state["now"] -= 1
+        return "", 204
+
+    with AppServer(app) as server:
+        data = config_dict(
+            store_url=store.base_url,
+            database_url=db.url,
+            webhooks=[
+                {"url": f"{server.url}/hook", "secret": NEW_SECRET, "events": ["invoice.created"]}
+            ],
+        )
+        data["relay"]["delivery_concurrency"] = 3
+        settings = parse_settings(data, env={})
+        for _ in range(9):
+            open_one(db, settings, store)
+        started = time.monotonic()
+        send_all(db, settings)
+        elapsed = time.monotonic() - started
+    assert state["most"] == 3  # never more than the limit, and really in parallel
+    assert elapsed < 9 * 0.3  # 9 slow webhooks (and 9 storefront pushes) did not run one by one
