@@ -17,6 +17,7 @@ class EventType(StrEnum):
     PAID_LATE = "invoice.paid_late"
     # extensions of DESIGN.md's list
     PAYMENT_REMOVED = "invoice.payment_removed"  # a payment's block left the canonical chain
+    ORDER_MISMATCH = "invoice.order_mismatch"  # the store's order no longer shows what was pushed
 
 
 EVENT_TYPES: tuple[str, ...] = tuple(e.value for e in EventType)

@@ -118,6 +118,8 @@ class Invoice(Base):
     # the deposit address's native balance (wei) as last seen by the watcher, and at which block
     native_balance: Mapped[int] = mapped_column(BaseUnits, default=0)
     native_balance_block: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    # the storefront order status last reported as disagreeing with the invoice (reconciliation)
+    order_mismatch: Mapped[str] = mapped_column(String(64), default="")
     # options left out because no rate source answered: [{"chain", "asset", "reason"}]
     unavailable_options: Mapped[list[dict[str, str]]] = mapped_column(JSON, default=list)
 

@@ -10,11 +10,13 @@ from apscheduler.schedulers.background import BackgroundScheduler
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm.exc import StaleDataError
 
-from relay.chain import Web3Chain
+from relay.chain import ChainFeeds, Web3Chain
 from relay.config import ChainSettings, Settings
 from relay.db import Database
 from relay.delivery import Sender, deliver_due
 from relay.models import utcnow
+from relay.pricing import Rates
+from relay.reconcile import reconcile_store
 from relay.watcher import scan_once, sweep_expired
 
 log = logging.getLogger(__name__)
@@ -34,6 +36,7 @@ class Runtime:
             for name, chain in settings.chains.items()
         }
         self.sender = Sender(settings)
+        self.rates = Rates(settings, ChainFeeds(self.chains))
 
     def scan(self, chain: ChainSettings) -> None:
         """Run one watcher tick for a chain."""
@@ -43,6 +46,10 @@ class Runtime:
         """Send what is due in the outbox."""
         while deliver_due(self.db, self.settings, self.sender) > 0:
             pass
+
+    def reconcile(self, store: str) -> None:
+        """Poll one store for orders without invoices and orders that drifted."""
+        reconcile_store(self.db, self.settings, store, self.sender.http, utcnow(), self.rates)
 
     def sweep(self) -> None:
         """Expire invoices whose window closed."""
@@ -82,6 +89,16 @@ def build_scheduler(runtime: Runtime) -> BackgroundScheduler:
             next_run_time=utcnow(),
             **options,
         )
+    for store in runtime.settings.stores.values():
+        if store.reconcile_seconds > 0:
+            scheduler.add_job(
+                _guarded(f"reconcile:{store.name}", partial(runtime.reconcile, store.name)),
+                "interval",
+                seconds=store.reconcile_seconds,
+                id=f"reconcile:{store.name}",
+                next_run_time=utcnow(),
+                **options,
+            )
     scheduler.add_job(
         _guarded("deliver", runtime.deliver),
         "interval",

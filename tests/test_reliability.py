@@ -41,7 +41,11 @@ def store() -> Iterator[WooStore]:
 
 
 def relay_for(
-    chain: tuple[Anvil, str], store: WooStore, tmp: Path, database_url: str | None = None
+    chain: tuple[Anvil, str],
+    store: WooStore,
+    tmp: Path,
+    database_url: str | None = None,
+    **store_extra: Any,
 ) -> RelayProcess:
     port = free_port()
     url = f"http://127.0.0.1:{port}"
@@ -52,6 +56,7 @@ def relay_for(
         public_url=url,
         listen=f"127.0.0.1:{port}",
         database_url=database_url or database_url_for(tmp),
+        **store_extra,
     )
     reset_database(data["relay"]["database_url"])
     return RelayProcess(write_config(data, tmp / f"relay-{port}.toml"), url, tmp / "relay.log")
@@ -171,3 +176,27 @@ def test_two_workers_race_on_postgresql(
         for worker in workers:
             worker.stop()
         web.stop()
+
+
+def test_a_webhook_that_never_arrives_is_recovered_by_reconciliation(
+    chain: tuple[Anvil, str], store: WooStore, tmp_path: Path
+) -> None:
+    relay = relay_for(chain, store, tmp_path, reconcile_seconds=1)
+    relay.start()
+    try:
+        # no webhook points at the relay: the store never tells it about this order
+        order = store.create_order(total="8.00", status="on-hold")
+        invoice = wait_for(
+            "reconciliation to open the invoice", lambda: relay.invoice_for(order["id"])
+        )
+        wait_for(
+            "the payment link",
+            lambda: any(
+                n["customer_note"] and invoice["payment_url"] in n["note"]
+                for n in store.notes(order["id"])
+            ),
+        )
+        txs = pay_all(chain, [invoice])
+        assert_each_order_moved_once(store, txs)
+    finally:
+        relay.stop()
