@@ -13,6 +13,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import Decimal
+from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
@@ -34,7 +35,7 @@ from relay.lifecycle import (
 )
 from relay.models import AddressCounter, Invoice, Payment, PaymentOption
 from relay.outbox import queue_event
-from relay.pricing import Rates, to_base_units
+from relay.pricing import Rates, from_base_units, to_base_units
 
 log = logging.getLogger(__name__)
 OPEN_RETRIES = 5
@@ -293,9 +294,35 @@ def record_transfer(
         invoice,
         EventType.PAYMENT_RECEIVED,
         now,
-        extra={"tx_hash": payment.tx_hash, "log_index": payment.log_index, "state": payment.state},
+        extra=payment_extra(invoice, payment),
     )
     return payment
+
+
+def payment_extra(invoice: Invoice, payment: Payment) -> dict[str, Any]:
+    """Describe a payment for an event: tx, log index, chain, asset, amount (whole units)."""
+    decimals = next(
+        (
+            o.decimals
+            for o in invoice.options
+            if (o.chain, o.asset) == (payment.chain, payment.asset)
+        ),
+        None,
+    )
+    amount = (
+        str(from_base_units(payment.amount_base_units, decimals))
+        if decimals is not None
+        else f"{payment.amount_base_units} base units of"
+    )
+    return {
+        "tx_hash": payment.tx_hash,
+        "log_index": payment.log_index,
+        "chain": payment.chain,
+        "asset": payment.asset,
+        "amount": amount,
+        "amount_base_units": str(payment.amount_base_units),
+        "state": payment.state,
+    }
 
 
 def _state_for(invoice: Invoice, transfer: ObservedTransfer, now: datetime) -> str:

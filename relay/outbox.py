@@ -14,6 +14,7 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from relay.config import Settings
+from relay.events import EventType
 from relay.models import Delivery, Invoice
 from relay.pricing import from_base_units
 from relay.serialize import invoice_json, iso
@@ -85,12 +86,22 @@ def queue_event(
         body["extra"] = extra
     deliveries = []
     spec = load_spec(store)
-    if spec.action_for(event, invoice.exception) is not None:
+    variant = _variant(invoice, event, extra or {})
+    if spec.action_for(event, variant) is not None:
+        values = template_values(invoice, settings)
+        values |= {f"payment_{k}": str(v) for k, v in (extra or {}).items() if k in PAYMENT_KEYS}
+        values["unavailable_options"] = (
+            "; ".join(
+                f"{o['chain']}:{o['asset']} ({o['reason']})"
+                for o in invoice.unavailable_options or []
+            )
+            or "none"
+        )
         storefront_payload = {
             "event": event,
-            "exception": invoice.exception,
+            "exception": variant,
             "order_id": invoice.order_id,
-            "values": template_values(invoice, settings),
+            "values": values,
         }
         deliveries.append(_delivery(invoice, event, event_id, STOREFRONT, storefront_payload, now))
     for hook in store.webhooks:
@@ -98,6 +109,23 @@ def queue_event(
             deliveries.append(_delivery(invoice, event, event_id, hook.url, body, now))
     session.add_all(deliveries)
     return deliveries
+
+
+PAYMENT_KEYS = ("tx_hash", "amount", "asset", "chain", "state")
+
+
+def _variant(invoice: Invoice, event: str, extra: dict[str, Any]) -> str:
+    """Return the spec action variant: the invoice's exception, or what sets this event apart.
+
+    `invoice.payment_received` of a payment that does not count is told apart by the payment's
+    state (`after_monitoring`, `other_asset`); `invoice.created` of an invoice whose options
+    could not all be priced by `options_unavailable`.
+    """
+    if event == EventType.PAYMENT_RECEIVED and extra.get("state", "counted") != "counted":
+        return str(extra["state"])
+    if event == EventType.CREATED and invoice.unavailable_options:
+        return "options_unavailable"
+    return invoice.exception
 
 
 def _delivery(

@@ -55,6 +55,13 @@ PLACEHOLDERS = frozenset(
         "status",
         "exception",
         "expires_at",
+        "unavailable_options",
+        # the payment an invoice.payment_received / invoice.payment_removed event is about
+        "payment_tx_hash",
+        "payment_amount",
+        "payment_asset",
+        "payment_chain",
+        "payment_state",
     ]
 )
 # Added by the storefront client: the order, the status an order moves to, the note being added
@@ -64,7 +71,16 @@ ORDER_PLACEHOLDERS = PLACEHOLDERS | {"order_id", "new_status"}
 NOTE_PLACEHOLDERS = ORDER_PLACEHOLDERS | {"note", "notes_with_note"}
 SETTER_PLACEHOLDERS = ORDER_PLACEHOLDERS | {"key", "value"}
 LIST_PLACEHOLDERS = frozenset({"modified_after", "open_statuses", "page"})
-EXCEPTIONS = ("paid_partial", "paid_over", "paid_late")
+# action variants: the invoice's exception flag, a payment's state on invoice.payment_received,
+# or options_unavailable on invoice.created (relay/outbox.py _variant)
+EXCEPTIONS = (
+    "paid_partial",
+    "paid_over",
+    "paid_late",
+    "after_monitoring",
+    "other_asset",
+    "options_unavailable",
+)
 INBOUND_KEYS = frozenset(
     [
         "verification",

@@ -27,7 +27,7 @@ from relay.chain import BlockRef, Chain, NativeTx
 from relay.config import ChainSettings, Settings
 from relay.db import Database
 from relay.events import EventType
-from relay.invoices import ObservedTransfer, record_transfer, refresh_invoice
+from relay.invoices import ObservedTransfer, payment_extra, record_transfer, refresh_invoice
 from relay.lifecycle import InvoiceStatus
 from relay.models import ChainCursor, Invoice, Payment, PaymentOption
 from relay.outbox import queue_event
@@ -412,11 +412,7 @@ def _orphan(
             invoice,
             EventType.PAYMENT_REMOVED.value,
             now,
-            extra={
-                "tx_hash": payment.tx_hash,
-                "log_index": payment.log_index,
-                "amount_base_units": str(payment.amount_base_units),
-            },
+            extra=payment_extra(invoice, payment),
         )
 
 

@@ -304,9 +304,22 @@ def test_payment_after_monitoring_is_recorded_not_counted(make: Callable[..., Wo
     w.advance(65)  # past expiry (30) + monitoring (60)
     tx = w.pay(10 * USDC)
     w.tick(blocks=3)
-    expect(w, "expired", None, "cancelled")
+    expect(w, "expired", None, "cancelled", f"10 USDC on dev (tx {tx}) arrived")
+    assert any("AFTER its monitoring window ended" in n for n in w.notes())
     (payment,) = w.invoice.payments
     assert (payment.tx_hash, payment.state) == (tx, "after_monitoring")
+
+
+def test_a_second_asset_is_recorded_and_reported_not_summed(make: Callable[..., World]) -> None:
+    w = make()
+    w.open("10.00")
+    w.pay(4 * USDC)  # USDC fixes the option
+    tx = w.pay_eth(3 * 10**15)  # worth 6 USD at the locked rate, but a different asset
+    w.tick(blocks=3)
+    expect(w, "new", "paid_partial", "on-hold", f"0.003 ETH on dev (tx {tx})")
+    assert any("which is being paid in USDC" in n for n in w.notes())
+    states = sorted((p.asset, p.state) for p in w.invoice.payments)
+    assert states == [("ETH", "other_asset"), ("USDC", "counted")]
 
 
 def test_impostor_token_counts_for_nothing(make: Callable[..., World], chain: Chain) -> None:
@@ -376,7 +389,7 @@ def test_reorg_before_settlement_removes_the_payment(make: Callable[..., World])
     expect(w, "processing", None, "on-hold")
     w.chain.node.reorg(1)  # the payment's block is replaced; its transaction is dropped
     w.tick()
-    expect(w, "new", None, "on-hold")
+    expect(w, "new", None, "on-hold", "left the chain in a reorganisation")
     (payment,) = w.invoice.payments
     assert payment.state == "orphaned"
 
@@ -411,6 +424,10 @@ def test_all_rate_sources_down_fail_closed(make: Callable[..., World]) -> None:
     (unavailable,) = invoice.unavailable_options
     assert unavailable["asset"] == "ETH"
     assert "coingecko:ethereum: no answer" in unavailable["reason"]
+    w.tick()
+    expect(w, "new", None, "on-hold", "NOT offered for this order because no rate source")
+    assert any("dev:ETH (no rate for ETH" in n for n in w.notes())  # the merchant is told why
+    assert any(n["customer_note"] and "/pay/" in n["note"] for n in w.store.notes(w.order["id"]))
 
 
 def test_eur_store_pays_usd_stablecoin_through_fiat_rate(make: Callable[..., World]) -> None:
