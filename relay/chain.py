@@ -148,10 +148,15 @@ def _topic_address(address: str) -> str:
 class Web3Chain:
     """The Chain protocol over JSON-RPC with web3.py; fails over between `rpc_urls` in order."""
 
-    def __init__(self, rpc_urls: Sequence[str], *, address_chunk_size: int = 1000) -> None:
+    def __init__(
+        self,
+        rpc_urls: Sequence[str],
+        *,
+        address_chunk_size: int = 1000,
+        timeout: float = RPC_TIMEOUT_SECONDS,
+    ) -> None:
         self._clients = [
-            Web3(HTTPProvider(url, request_kwargs={"timeout": RPC_TIMEOUT_SECONDS}))
-            for url in rpc_urls
+            Web3(HTTPProvider(url, request_kwargs={"timeout": timeout})) for url in rpc_urls
         ]
         self._current = 0
         self.address_chunk_size = address_chunk_size

@@ -6,7 +6,7 @@ import hmac
 from typing import Any
 
 from flask import Blueprint, current_app, jsonify, request
-from sqlalchemy import select, text
+from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 
 from relay.delivery import redeliver
@@ -127,20 +127,3 @@ def redeliver_delivery(delivery_id: int) -> Any:
     if delivery is None:
         raise NotFound("no such delivery")
     return jsonify(delivery_json(delivery)), 202
-
-
-@bp.get("/healthz")
-def healthz() -> Any:
-    """Answer liveness: the process serves requests."""
-    return jsonify({"ok": True})
-
-
-@bp.get("/readyz")
-def readyz() -> Any:
-    """Answer readiness: the database answers."""
-    try:
-        with db_of(current_app).transaction() as session:
-            session.execute(text("SELECT 1"))
-    except Exception as exc:
-        return jsonify({"ok": False, "database": type(exc).__name__}), 503
-    return jsonify({"ok": True, "database": "ok"})
