@@ -9,6 +9,7 @@ windows are crossed in milliseconds.
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -438,3 +439,39 @@ def test_eur_store_pays_usd_stablecoin_through_fiat_rate(make: Callable[..., Wor
     w.pay(10 * USDC)
     w.tick(blocks=3)
     expect(w, "settled", None, "processing", "for 9.20 EUR")
+
+
+def test_a_pending_order_goes_on_hold_as_soon_as_a_payment_is_seen(
+    make: Callable[..., World],
+) -> None:
+    w = make()
+    w.open("10.00", status="pending")  # WooCommerce's hold-stock timer cancels pending orders
+    tx = w.pay(3 * USDC)
+    w.tick()
+    expect(
+        w, "new", "paid_partial", "on-hold", f"Crypto payment seen: 3 of 10 USDC on dev (tx {tx})"
+    )
+
+
+def test_finality_finalized_waits_for_the_finalized_block(make: Callable[..., World]) -> None:
+    w = make()
+    finalized = parse_settings(
+        dict(
+            config_dict(
+                rpc_url=w.chain.node.url,
+                token=w.chain.usdc,
+                store_url=w.store.base_url,
+                database_url=w.settings.relay.database_url,
+            ),
+        ),
+        env={},
+    )
+    chains = dict(finalized.chains)
+    chains["dev"] = dataclasses.replace(chains["dev"], finality="finalized", confirmations=1)
+    w.settings = dataclasses.replace(finalized, chains=chains)
+    w.open("10.00")
+    w.pay(10 * USDC)
+    w.tick(blocks=10)  # 11 confirmations, but anvil finalizes only 64 blocks behind the head
+    expect(w, "processing", None, "on-hold")
+    w.tick(blocks=64)
+    expect(w, "settled", None, "processing")
