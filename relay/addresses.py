@@ -10,7 +10,7 @@ from __future__ import annotations
 import hashlib
 from functools import lru_cache
 
-from bip_utils import Bip32KeyError, Bip32Secp256k1, EthAddrEncoder
+from bip_utils import Bip32KeyError, Bip32Secp256k1, EthAddrEncoder, Kekkak256
 
 ACCOUNT_DEPTH = 3  # m/44'/60'/0'
 EXTERNAL_CHAIN = 0  # BIP-44 change level 0: receiving addresses
@@ -49,3 +49,19 @@ def derive_address(xpub: str, index: int) -> str:
 def xpub_id(xpub: str) -> str:
     """Return a stable id for an xpub (SHA-256 hex), used to keep one index counter per key."""
     return hashlib.sha256(xpub.encode()).hexdigest()
+
+
+def checksum_address(address: str) -> str:
+    """Return a 0x-prefixed 20-byte hex address in EIP-55 mixed-case checksum form.
+
+    raises ValueError when `address` is not 0x followed by 40 hex digits. (EIP-55: a hex digit
+    is upper case when the matching nibble of keccak256(lowercase hex) is 8 or more.)
+    """
+    body = address[2:] if address[:2] in ("0x", "0X") else ""
+    if len(body) != 40 or any(c not in "0123456789abcdefABCDEF" for c in body):
+        raise ValueError(f"not a 20-byte hex address: {address!r}")
+    lower = body.lower()
+    nibbles = Kekkak256.QuickDigest(lower.encode()).hex()[:40]
+    return "0x" + "".join(
+        c.upper() if int(h, 16) >= 8 else c for c, h in zip(lower, nibbles, strict=True)
+    )

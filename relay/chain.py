@@ -1,10 +1,11 @@
 """Talk to an EVM chain: a `Chain` protocol of plain dataclasses and its web3 implementation.
 
 Only this module imports web3. The web3 implementation fails over between the configured RPC URLs,
-batches block and receipt reads (JSON-RPC batches), and asks `eth_getLogs` for ERC-20 `Transfer`
-logs to many deposit addresses at once (topic OR-lists), so calls per scan do not grow with the
-number of open invoices beyond one call per address chunk. Sources: ethereum/execution-apis
-(eth_getLogs, block tags), web3.py docs (batch_requests).
+batches block, receipt and balance reads (JSON-RPC batches; balances one address chunk per
+batch, as nodes cap batch sizes), and asks `eth_getLogs` for ERC-20 `Transfer` logs to many
+deposit addresses at once (topic OR-lists), so calls per scan do not grow with the number of open
+invoices beyond one call per address chunk. Sources: ethereum/execution-apis (eth_getLogs, block
+tags), web3.py docs (batch_requests), geth's `--rpc.batch-request-limit` (default 1,000).
 """
 
 from __future__ import annotations
@@ -318,14 +319,30 @@ class Web3Chain:
         if not addresses:
             return {}
         unique = list(dict.fromkeys(a.lower() for a in addresses))
+        tag = hex(block)
 
-        def read(w3: Web3) -> list[Any]:
-            with w3.batch_requests() as batch:
-                for address in unique:
-                    batch.add(w3.eth.get_balance(Web3.to_checksum_address(address), block))
-                return list(batch.execute())
+        def read(chunk: list[str]) -> Callable[[Web3], list[Any]]:
+            def batch(w3: Web3) -> list[Any]:
+                # raw JSON-RPC batch: web3's per-call formatting costs more than the node's answer
+                requests_ = [("eth_getBalance", [address, tag]) for address in chunk]
+                answers = w3.provider.make_batch_request(requests_)  # type: ignore[attr-defined]
+                if isinstance(answers, dict):  # a batch-level error (too large, rate limited)
+                    raise ValueError(f"balance batch failed: {answers.get('error')}")
+                failed = next((a["error"] for a in answers if a.get("error")), None)
+                if failed is not None or len(answers) != len(chunk):
+                    raise ValueError(f"balance batch failed: {failed}")
+                return [a["result"] for a in answers]
 
-        return {a: int(v) for a, v in zip(unique, self._call(read), strict=True)}
+            return batch
+
+        found: dict[str, int] = {}
+        # one batch per address chunk: nodes cap batches (geth's default is 1,000 calls)
+        for i in range(0, len(unique), self.address_chunk_size):
+            chunk = unique[i : i + self.address_chunk_size]
+            found.update(
+                (a, int(v, 16)) for a, v in zip(chunk, self._call(read(chunk)), strict=True)
+            )
+        return found
 
     def internal_transfers(self, block: int, recipients: set[str]) -> list[NativeTx] | None:
         def read(w3: Web3) -> Any:
@@ -352,6 +369,11 @@ class Web3Chain:
                     sender = str(call.get("from"))
                     found.append(NativeTx(str(tx_hash), sender, to, value, ref, ordinal))
         return found
+
+    def code_at(self, address: str) -> bytes:
+        """Return the code an address holds at the latest block (eth_getCode; b"" for an EOA)."""
+        checksummed = Web3.to_checksum_address(address)
+        return bytes(self._call(lambda w3: w3.eth.get_code(checksummed)))
 
     def latest_round(self, feed: str) -> tuple[int, int, int]:
         """Return a Chainlink feed's (answer, decimals, updated_at unix seconds)."""

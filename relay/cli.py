@@ -8,6 +8,8 @@ import os
 import signal
 import sys
 import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import click
@@ -208,6 +210,122 @@ def deliveries_redeliver(config_path: str, delivery_id: int) -> None:
         click.echo(f"error: no delivery {delivery_id}", err=True)
         sys.exit(1)
     click.echo(f"delivery {delivery_id} queued")
+
+
+@main.group()
+def refunds() -> None:
+    """Look at, cancel or re-price refund requests (the merchant pays them from their wallet)."""
+
+
+@contextmanager
+def _database(settings: Settings) -> Iterator[Any]:
+    """Yield the configured relay.db.Database; close its connections afterwards."""
+    from relay.db import Database
+
+    db = Database(settings.relay.database_url)
+    try:
+        yield db
+    finally:
+        db.dispose()
+
+
+@refunds.command("list")
+@_config_option
+@click.option("--store", default=None)
+@click.option("--order-id", default=None)
+@click.option(
+    "--status",
+    default=None,
+    help="awaiting_address, awaiting_payment, confirming, refunded or cancelled",
+)
+def refunds_list(
+    config_path: str, store: str | None, order_id: str | None, status: str | None
+) -> None:
+    """List recent refunds, one per line: id, status, order, amounts, address, payment link."""
+    from sqlalchemy import select
+
+    from relay.models import Refund
+    from relay.pricing import from_base_units
+    from relay.serialize import refund_uri
+
+    settings = _load(config_path)
+    query = select(Refund).order_by(Refund.created_at.desc(), Refund.id).limit(100)
+    if store:
+        query = query.where(Refund.store == store)
+    if order_id:
+        query = query.where(Refund.order_id == order_id)
+    if status:
+        query = query.where(Refund.status == status)
+    with _database(settings) as db, db.transaction() as session:
+        for r in session.scalars(query):
+            asset_amount = from_base_units(r.amount_base_units, r.decimals)
+            click.echo(
+                f"{r.id}\t{r.status}\t{r.store}/{r.order_id}\t{r.amount} {r.currency}\t"
+                f"{asset_amount} {r.asset} on {r.chain}\t{r.to_address or '-'}\t"
+                f"{refund_uri(r) or '-'}\t{r.tx_hash or '-'}"
+            )
+
+
+@refunds.command("show")
+@_config_option
+@click.argument("refund_id")
+def refunds_show(config_path: str, refund_id: str) -> None:
+    """Show one refund as JSON, with the EIP-681 link (`uri`) to pay it from your wallet."""
+    from relay.refunds import load_refund
+    from relay.serialize import refund_json
+
+    settings = _load(config_path)
+    with _database(settings) as db, db.transaction() as session:
+        refund = load_refund(session, refund_id)
+        data = (
+            refund_json(refund, settings.relay.public_url, settings.relay.secret_key)
+            if refund is not None
+            else None
+        )
+    if data is None:
+        click.echo(f"error: no refund {refund_id}", err=True)
+        sys.exit(1)
+    click.echo(json.dumps(data, indent=2))
+
+
+@refunds.command("cancel")
+@_config_option
+@click.argument("refund_id")
+def refunds_cancel(config_path: str, refund_id: str) -> None:
+    """Cancel a refund request that was not paid yet (a note goes to the order)."""
+    from relay.errors import RelayError
+    from relay.models import utcnow
+    from relay.refunds import cancel_refund
+
+    settings = _load(config_path)
+    try:
+        with _database(settings) as db:
+            cancel_refund(db, settings, refund_id, utcnow())
+    except RelayError as exc:
+        click.echo(f"error: {exc.message}", err=True)
+        sys.exit(1)
+    click.echo(f"refund {refund_id} cancelled")
+
+
+@refunds.command("set-amount")
+@_config_option
+@click.argument("refund_id")
+@click.argument("base_units", type=click.IntRange(min=1))
+def refunds_set_amount(config_path: str, refund_id: str, base_units: int) -> None:
+    """Pay BASE_UNITS (integer base units of the asset) instead of the locked-rate amount."""
+    from relay.errors import RelayError
+    from relay.models import utcnow
+    from relay.refunds import set_refund_amount
+    from relay.serialize import refund_uri
+
+    settings = _load(config_path)
+    try:
+        with _database(settings) as db:
+            refund = set_refund_amount(db, settings, refund_id, base_units, utcnow())
+    except RelayError as exc:
+        click.echo(f"error: {exc.message}", err=True)
+        sys.exit(1)
+    click.echo(f"refund {refund_id}: {base_units} base units; pay with {refund_uri(refund) or '-'}")
 
 
 @main.command()

@@ -105,6 +105,8 @@ class StoreSettings:
     webhooks: tuple[WebhookSettings, ...] = ()
     spec: str | None = None  # a spec file of the store's own instead of the shipped `platform`
     api_token: str = ""  # token-auth platforms (Shopify Admin API access token, bearer tokens)
+    # minutes a subscription renewal's customer has to pay (a renewal link waits in an e-mail)
+    renewal_invoice_expiry_minutes: float = 30.0
 
 
 @dataclass(frozen=True)
@@ -450,6 +452,7 @@ def _read_store(
     known = {"platform", "base_url", "webhook_secret", "api_key", "api_secret", "payment_methods"}
     known |= {"xpub", "accept", "invoice_expiry_minutes", "monitoring_minutes", "webhooks"}
     known |= {"payment_tolerance_percent", "reconcile_seconds", "spec", "api_token"}
+    known |= {"renewal_invoice_expiry_minutes"}
     reader.unknown(table, known, path)
     if not _NAME.match(name):
         reader.problem(path, "store name must be lowercase letters, digits, '-' or '_'")
@@ -490,6 +493,7 @@ def _read_store(
     methods = reader.strings(table, "payment_methods", path)
     if "payment_methods" in table and not methods:
         reader.problem(f"{path}.payment_methods", "needs at least one payment method id")
+    expiry = reader.number(table, "invoice_expiry_minutes", path, 30.0)
     return StoreSettings(
         name=name,
         platform=platform,
@@ -500,7 +504,7 @@ def _read_store(
         payment_methods=methods,
         xpub=xpub,
         accept=tuple(accept),
-        invoice_expiry_minutes=reader.number(table, "invoice_expiry_minutes", path, 30.0),
+        invoice_expiry_minutes=expiry,
         monitoring_minutes=reader.number(
             table, "monitoring_minutes", path, 1440.0, allow_zero=True
         ),
@@ -509,6 +513,9 @@ def _read_store(
         webhooks=_read_webhooks(reader, table, path),
         spec=spec,
         api_token=reader.string(table, "api_token", path, None if needs_token else ""),
+        renewal_invoice_expiry_minutes=reader.number(
+            table, "renewal_invoice_expiry_minutes", path, expiry
+        ),
     )
 
 

@@ -10,7 +10,10 @@ RelayError                      base; HTTP 400 "bad_request"
 ├── InvoiceError                HTTP 422: the invoice cannot be opened (no total, no option…)
 │   └── RateUnavailable         no rate source answered for an asset (fail closed)
 ├── TransitionError             an illegal invoice status move (a bug, never user input)
-└── StorefrontError             the storefront's API answered with an error
+├── StorefrontError             the storefront's API answered with an error
+├── AddressError                HTTP 422: a refund address the relay refuses (code says why)
+├── RefundConflict              HTTP 409: the refund is past the step asked for (paid, cancelled…)
+└── ChainError                  HTTP 503: no RPC answered a check that must not be skipped
 """
 
 from __future__ import annotations
@@ -95,3 +98,32 @@ class StorefrontError(RelayError):
 
     http_status = 502
     code = "storefront_error"
+
+
+class AddressError(RelayError):
+    """Raise when a refund address is refused; `code` names the reason.
+
+    Codes: not_an_address, bad_checksum, zero_address, own_address (a deposit address of the
+    store), token_contract, contract_address (allowed only once the customer confirms).
+    """
+
+    http_status = 422
+    code = "invalid_address"
+
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(message)
+        self.code = code
+
+
+class RefundConflict(RelayError):
+    """Raise when a refund cannot take a step in its current status."""
+
+    http_status = 409
+    code = "refund_conflict"
+
+
+class ChainError(RelayError):
+    """Raise when a chain check the relay must not skip cannot be made now."""
+
+    http_status = 503
+    code = "chain_unavailable"

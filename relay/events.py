@@ -18,6 +18,11 @@ class EventType(StrEnum):
     # extensions of DESIGN.md's list
     PAYMENT_REMOVED = "invoice.payment_removed"  # a payment's block left the canonical chain
     ORDER_MISMATCH = "invoice.order_mismatch"  # the store's order no longer shows what was pushed
+    # refunds (relay/refunds.py): a refund is its own object, linked to a settled invoice
+    REFUND_REQUESTED = "invoice.refund_requested"  # the store recorded a refund; address asked
+    REFUND_READY = "invoice.refund_ready"  # the customer gave an address; payment link ready
+    REFUNDED = "invoice.refunded"  # the refund transfer reached the customer, confirmed
+    REFUND_CANCELLED = "invoice.refund_cancelled"  # the merchant cancelled the refund request
 
 
 EVENT_TYPES: tuple[str, ...] = tuple(e.value for e in EventType)

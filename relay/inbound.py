@@ -10,6 +10,10 @@ spec's `inbound.verification`):
 * `none-refetch`: for platforms whose webhooks are unsigned or sign only metadata: nothing in the
   body is trusted but the order id, and the order is read back from the store's API (the caller
   does that, see relay/web/hooks.py).
+
+Refunds the storefront recorded (the spec's `[inbound.refunds]`: WooCommerce `refunds[]` in
+`order.updated`, Shopify `refunds/create`, the relay protocol's `refunds`) are read from every
+topic that carries them, beside whatever the order itself asks for.
 """
 
 from __future__ import annotations
@@ -18,13 +22,14 @@ import json
 import re
 import time
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from relay.config import StoreSettings
 from relay.errors import PayloadError
 from relay.invoices import OrderData
+from relay.refunds import RefundRequest
 from relay.signing import verify_hmac_sha256_base64, verify_standard_webhook
 from relay.specs import PlatformSpec, as_text, read_path
 
@@ -35,8 +40,10 @@ _PING = re.compile(rb"^webhook_id=\d+$")
 class Inbound:
     """What a webhook asks of the relay.
 
-    kind: "ping", "ignored" (with `reason`), "order" (with `order`) or "refetch" (with
-    `order_id`: read that order from the store's API, then call read_order on it).
+    kind: "ping", "ignored" (with `reason`), "order" (with `order`), "refetch" (with
+    `order_id`: read that order from the store's API, then call read_order on it) or "refunds"
+    (a topic that only reports refunds). `refunds` (with `order_id`) lists the refunds any
+    order webhook reported, whatever its kind.
     """
 
     kind: str
@@ -44,6 +51,7 @@ class Inbound:
     order: OrderData | None = None
     topic: str = ""
     order_id: str = ""
+    refunds: tuple[RefundRequest, ...] = ()
 
 
 def header(headers: Mapping[str, str], name: str) -> str | None:
@@ -90,13 +98,14 @@ def read_webhook(
     if spec.ping == "form:webhook_id" and signature is None and _PING.match(body.strip()):
         return Inbound("ping")
     verify(store, spec, headers, body, now)
+    handled = (*spec.topics, *spec.refund_topics)
     topic = (header(headers, spec.topic_header) or "") if spec.topic_header else ""
-    if spec.topic_header and spec.topics and topic not in spec.topics:
+    if spec.topic_header and spec.topics and topic not in handled:
         return Inbound("ignored", f"topic {topic!r} is not handled", topic=topic)
     payload = parse_json(body)
     if spec.topic_path:
         topic = as_text(read_path(payload, spec.topic_path))
-        if spec.topics and topic not in spec.topics:
+        if spec.topics and topic not in handled:
             return Inbound("ignored", f"topic {topic!r} is not handled", topic=topic)
     if spec.verification == "none-refetch":
         order_id = as_text(read_path(payload, spec.refetch_id))
@@ -106,7 +115,55 @@ def read_webhook(
     order = read_path(payload, spec.order_path) if spec.order_path else payload
     if not isinstance(order, dict):
         raise PayloadError(f"webhook has no order object at {spec.order_path or 'its top'!r}")
-    return read_order(store, spec, order, topic)
+    refunds: tuple[RefundRequest, ...] = ()
+    refund_order_id = ""
+    if spec.refunds is not None and (topic in spec.refund_topics or not spec.topics):
+        refund_order_id, refunds = read_refunds(spec, order)
+    if spec.topics and topic not in spec.topics:  # a topic that only reports refunds
+        return Inbound("refunds", topic=topic, order_id=refund_order_id, refunds=refunds)
+    inbound = read_order(store, spec, order, topic)
+    if not refunds:
+        return inbound
+    return replace(inbound, order_id=refund_order_id, refunds=refunds)
+
+
+def read_refunds(
+    spec: PlatformSpec, document: Mapping[str, Any]
+) -> tuple[str, tuple[RefundRequest, ...]]:
+    """Return (order id, refunds) a webhook's order document reports, by `[inbound.refunds]`.
+
+    An amount path may yield a decimal or a list of decimals (summed exactly; Shopify's refund
+    transactions); amounts are positive Decimals in the order's currency, never floats. Entries
+    with a zero amount (a restock without money back) are left out. raises PayloadError when the
+    order id or a refund id is missing, or an amount is not a number.
+    """
+    if spec.refunds is None:
+        return "", ()
+    rules = spec.refunds
+    order_id = as_text(read_path(document, rules.order_id or spec.fields["order_id"]))
+    entries = read_path(document, rules.list)
+    if not isinstance(entries, list) or not entries:
+        return order_id, ()
+    if not order_id:
+        raise PayloadError("a refund webhook has no order id")
+    found = []
+    for entry in entries:
+        external_id = as_text(read_path(entry, rules.id))
+        if not external_id:
+            raise PayloadError(f"a refund has no id at {rules.id!r}")
+        value = read_path(entry, rules.amount)
+        parts = value if isinstance(value, list) else [value]
+        try:
+            amount = abs(sum((Decimal(as_text(part)) for part in parts), Decimal(0)))
+        except InvalidOperation:
+            raise PayloadError(f"refund {external_id}: amount {value!r} is not a number") from None
+        if not amount.is_finite():
+            raise PayloadError(f"refund {external_id}: amount {value!r} is not a number")
+        if amount == 0:
+            continue
+        reason = as_text(read_path(entry, rules.reason)) if rules.reason else ""
+        found.append(RefundRequest(external_id, amount, reason))
+    return order_id, tuple(found)
 
 
 def parse_json(body: bytes) -> dict[str, Any]:
@@ -165,5 +222,6 @@ def read_order(
         order_number=text("order_number"),
         order_key=text("order_key"),
         customer_email=text("customer_email"),
+        subscription_id=text("subscription_id"),
     )
     return Inbound("order", order=order, topic=topic)

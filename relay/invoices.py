@@ -44,7 +44,10 @@ ACTIVE_STATUSES = (InvoiceStatus.NEW, InvoiceStatus.PROCESSING)
 
 @dataclass(frozen=True)
 class OrderData:
-    """A storefront order as the inbound layer read it; `total` in the order's currency."""
+    """A storefront order as the inbound layer read it; `total` in the order's currency.
+
+    `subscription_id` names the subscription a renewal order pays for ("" for a one-off order).
+    """
 
     store: str
     order_id: str
@@ -53,6 +56,7 @@ class OrderData:
     order_number: str = ""
     order_key: str = ""
     customer_email: str = ""
+    subscription_id: str = ""
 
 
 @dataclass(frozen=True)
@@ -181,6 +185,11 @@ def _build_invoice(
         raise InvoiceError("no payment option could be priced: " + reasons)
     index = _next_address_index(session, store.xpub)
     address = derive_address(store.xpub, index)
+    expiry = (
+        store.renewal_invoice_expiry_minutes
+        if order.subscription_id
+        else store.invoice_expiry_minutes
+    )
     invoice = Invoice(
         id=invoice_id,
         store=store.name,
@@ -188,14 +197,14 @@ def _build_invoice(
         order_number=order.order_number,
         order_key=order.order_key,
         customer_email=order.customer_email,
+        subscription_id=order.subscription_id,
         currency=order.currency.upper(),
         amount=order.total,
         status=InvoiceStatus.NEW.value,
         exception="",
         created_at=now,
-        expires_at=now + timedelta(minutes=store.invoice_expiry_minutes),
-        monitoring_ends_at=now
-        + timedelta(minutes=store.invoice_expiry_minutes + store.monitoring_minutes),
+        expires_at=now + timedelta(minutes=expiry),
+        monitoring_ends_at=now + timedelta(minutes=expiry + store.monitoring_minutes),
         address_index=index,
         deposit_address=address,
         paid_base_units=0,

@@ -1,4 +1,7 @@
-"""Sign payment links: the token in `/pay/<token>` is an itsdangerous-signed invoice id."""
+"""Sign customer links: `/pay/<token>` carries a signed invoice id, `/refund/<token>` a refund id.
+
+Different salts keep a payment token from opening a refund form and the other way round.
+"""
 
 from __future__ import annotations
 
@@ -24,3 +27,25 @@ def invoice_id_from_token(secret_key: str, token: str) -> str | None:
 def payment_url(public_url: str, secret_key: str, invoice_id: str) -> str:
     """Return the hosted payment page's URL for an invoice."""
     return f"{public_url.rstrip('/')}/pay/{payment_token(secret_key, invoice_id)}"
+
+
+REFUND_SALT = "relay.refund"
+
+
+def refund_token(secret_key: str, refund_id: str) -> str:
+    """Return the URL-safe signed token for a refund id (the customer's address form)."""
+    return URLSafeSerializer(secret_key, salt=REFUND_SALT).dumps(refund_id)
+
+
+def refund_id_from_token(secret_key: str, token: str) -> str | None:
+    """Return the refund id inside a token, or None when it is tampered, foreign or malformed."""
+    try:
+        value = URLSafeSerializer(secret_key, salt=REFUND_SALT).loads(token)
+    except BadSignature:
+        return None
+    return value if isinstance(value, str) else None
+
+
+def refund_url(public_url: str, secret_key: str, refund_id: str) -> str:
+    """Return the URL of the form where the customer gives the refund address."""
+    return f"{public_url.rstrip('/')}/refund/{refund_token(secret_key, refund_id)}"

@@ -1,4 +1,5 @@
-"""Declare the relay's tables: invoices, payment options, payments, deliveries, attempts, cursors.
+"""Declare the relay's tables: invoices, payment options, payments, refunds, deliveries, attempts,
+cursors.
 
 Money columns hold exact values: base-unit integers and fiat decimals are stored as decimal strings
 (SQLite has no exact wide numeric type), times as UTC.
@@ -25,7 +26,7 @@ from sqlalchemy import (
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2  # 2: invoices.subscription_id, refunds (relay/db.py upgrades 1 → 2)
 
 
 class UTCDateTime(TypeDecorator[datetime]):
@@ -102,6 +103,8 @@ class Invoice(Base):
     order_number: Mapped[str] = mapped_column(String(128), default="")
     order_key: Mapped[str] = mapped_column(String(128), default="")
     customer_email: Mapped[str] = mapped_column(String(320), default="")
+    # the storefront subscription a renewal order belongs to ("" for a one-off order)
+    subscription_id: Mapped[str] = mapped_column(String(128), default="")
     currency: Mapped[str] = mapped_column(String(8))
     amount: Mapped[Decimal] = mapped_column(ExactDecimal)
     status: Mapped[str] = mapped_column(String(16), index=True)
@@ -188,6 +191,62 @@ class Payment(Base):
     confirmed: Mapped[bool] = mapped_column(Boolean, default=False)  # meets the chain's rule
 
     invoice: Mapped[Invoice] = relationship(back_populates="payments")
+
+
+class Refund(Base):
+    """A refund of (part of) a paid invoice, recorded once per storefront refund id.
+
+    The relay holds no key: it asks the customer for an address (a signed link), gives the
+    merchant an EIP-681 link for their own wallet and records the transfer when it is confirmed.
+    Amounts: `amount` fiat in the invoice's currency; `amount_base_units` and `paid_base_units` in
+    base units of the invoice's paid asset. Statuses: relay/refund_lifecycle.py.
+    """
+
+    __tablename__ = "refunds"
+    __table_args__ = (
+        UniqueConstraint("invoice_id", "external_id", name="uq_refund_external"),
+        Index("ix_refund_watch", "chain", "status"),
+        Index("ix_refund_order", "store", "order_id"),
+    )
+
+    id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    invoice_id: Mapped[str] = mapped_column(ForeignKey("invoices.id", ondelete="CASCADE"))
+    store: Mapped[str] = mapped_column(String(64))
+    order_id: Mapped[str] = mapped_column(String(128))
+    external_id: Mapped[str] = mapped_column(String(128))  # the storefront's refund id
+    status: Mapped[str] = mapped_column(String(20), index=True)
+    reason: Mapped[str] = mapped_column(Text, default="")
+    currency: Mapped[str] = mapped_column(String(8))
+    amount: Mapped[Decimal] = mapped_column(ExactDecimal)
+    chain: Mapped[str] = mapped_column(String(64))
+    chain_id: Mapped[int] = mapped_column(Integer)
+    asset: Mapped[str] = mapped_column(String(16))
+    contract: Mapped[str | None] = mapped_column(String(42), nullable=True)
+    decimals: Mapped[int] = mapped_column(Integer)
+    rate: Mapped[Decimal] = mapped_column(ExactDecimal)  # the invoice's locked rate
+    amount_base_units: Mapped[int] = mapped_column(BaseUnits)
+    amount_source: Mapped[str] = mapped_column(String(16))  # locked_rate | merchant
+    to_address: Mapped[str | None] = mapped_column(String(42), nullable=True)
+    to_is_contract: Mapped[bool] = mapped_column(Boolean, default=False)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    address_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    refunded_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    cancelled_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    # the transfer that pays the refund, once seen (cleared if its block leaves the chain)
+    tx_hash: Mapped[str | None] = mapped_column(String(66), nullable=True)
+    log_index: Mapped[int | None] = mapped_column(Integer, nullable=True)  # -1 native
+    from_address: Mapped[str] = mapped_column(String(42), default="")
+    paid_base_units: Mapped[int] = mapped_column(BaseUnits, default=0)
+    block_number: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    block_hash: Mapped[str | None] = mapped_column(String(66), nullable=True)
+    block_time: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    confirmations: Mapped[int] = mapped_column(Integer, default=0)
+
+    # optimistic lock: the watcher and an operator changing one refund at once never both win
+    version: Mapped[int] = mapped_column(Integer, default=1)
+    __mapper_args__ = {"version_id_col": version}  # noqa: RUF012
+
+    invoice: Mapped[Invoice] = relationship()
 
 
 class Delivery(Base):

@@ -8,6 +8,7 @@ send as `webhook-id` on every retry so receivers can de-duplicate.
 from __future__ import annotations
 
 import secrets
+from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
@@ -48,6 +49,7 @@ def template_values(invoice: Invoice, settings: Settings) -> dict[str, str]:
         "tx_hash": counted[-1].tx_hash if counted else "",
         "tx_hashes": ", ".join(dict.fromkeys(p.tx_hash for p in counted)) or "none",
         "confirmations": str(min((p.confirmations for p in counted), default=0)),
+        "subscription_id": invoice.subscription_id or "",
     }
     if option is not None:
         chain = settings.chains.get(option.chain)
@@ -74,8 +76,13 @@ def queue_event(
     event: str,
     now: datetime,
     extra: dict[str, Any] | None = None,
+    values: Mapping[str, str] | None = None,
 ) -> list[Delivery]:
-    """Write the deliveries for one invoice event in the caller's transaction; return them."""
+    """Write the deliveries for one invoice event in the caller's transaction; return them.
+
+    extra: added to the status webhook body as `extra` (payment keys also become `payment_*`
+    placeholders); values: more placeholder values for the storefront action (refund events).
+    """
     store = settings.stores.get(invoice.store)
     if store is None:
         return []
@@ -86,11 +93,12 @@ def queue_event(
         body["extra"] = extra
     deliveries = []
     spec = load_spec(store)
-    variant = _variant(invoice, event, extra or {})
-    if spec.action_for(event, variant) is not None:
-        values = template_values(invoice, settings)
-        values |= {f"payment_{k}": str(v) for k, v in (extra or {}).items() if k in PAYMENT_KEYS}
-        values["unavailable_options"] = (
+    variants = action_variants(invoice, event, extra or {})
+    if spec.action_for(event, *variants) is not None:
+        filled = template_values(invoice, settings)
+        filled |= {f"payment_{k}": str(v) for k, v in (extra or {}).items() if k in PAYMENT_KEYS}
+        filled |= dict(values or {})
+        filled["unavailable_options"] = (
             "; ".join(
                 f"{o['chain']}:{o['asset']} ({o['reason']})"
                 for o in invoice.unavailable_options or []
@@ -99,9 +107,10 @@ def queue_event(
         )
         storefront_payload = {
             "event": event,
-            "exception": variant,
+            "exception": variants[0],
+            "variants": list(variants),
             "order_id": invoice.order_id,
-            "values": values,
+            "values": filled,
         }
         deliveries.append(_delivery(invoice, event, event_id, STOREFRONT, storefront_payload, now))
     for hook in store.webhooks:
@@ -114,18 +123,24 @@ def queue_event(
 PAYMENT_KEYS = ("tx_hash", "amount", "asset", "chain", "state")
 
 
-def _variant(invoice: Invoice, event: str, extra: dict[str, Any]) -> str:
-    """Return the spec action variant: the invoice's exception, or what sets this event apart.
+def action_variants(
+    invoice: Invoice, event: str, extra: Mapping[str, Any] | None = None
+) -> tuple[str, ...]:
+    """Return the spec action variants for an event, most specific first (see specs.action_for).
 
-    `invoice.payment_received` of a payment that does not count is told apart by the payment's
-    state (`after_monitoring`, `other_asset`); `invoice.created` of an invoice whose options
-    could not all be priced by `options_unavailable`.
+    First the invoice's exception, or what sets this event apart: `invoice.payment_received` of a
+    payment that does not count is told apart by the payment's state (`after_monitoring`,
+    `other_asset`); `invoice.created` of an invoice whose options could not all be priced by
+    `options_unavailable`. Then `renewal` when the invoice is for a subscription renewal order.
     """
+    extra = extra or {}
     if event == EventType.PAYMENT_RECEIVED and extra.get("state", "counted") != "counted":
-        return str(extra["state"])
-    if event == EventType.CREATED and invoice.unavailable_options:
-        return "options_unavailable"
-    return invoice.exception
+        first = str(extra["state"])
+    elif event == EventType.CREATED and invoice.unavailable_options:
+        first = "options_unavailable"
+    else:
+        first = invoice.exception
+    return (first, "renewal") if invoice.subscription_id else (first,)
 
 
 def _delivery(

@@ -27,7 +27,7 @@ from relay.inbound import read_order
 from relay.invoices import open_invoice
 from relay.lifecycle import InvoiceStatus
 from relay.models import Delivery, Invoice
-from relay.outbox import STOREFRONT, queue_event
+from relay.outbox import STOREFRONT, action_variants, queue_event
 from relay.pricing import Rates
 from relay.specs import load_spec, read_path
 from relay.storefront import CallFailed, StorefrontClient
@@ -133,7 +133,8 @@ def _check_final_pushes(
         for invoice in invoices:
             session.expunge(invoice)
     for invoice in invoices:
-        action = spec.action_for(FINAL_EVENTS.get(invoice.status, ""), invoice.exception)
+        event = FINAL_EVENTS.get(invoice.status, "")
+        action = spec.action_for(event, *action_variants(invoice, event))
         if action is None or action.status is None:
             continue
         try:

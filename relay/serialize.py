@@ -1,12 +1,14 @@
-"""Render invoices as the JSON of DESIGN.md ("Invoice JSON"): no secrets, no merchant data."""
+"""Render invoices as the JSON of DESIGN.md ("Invoice JSON"): no secrets, no merchant data; and
+refunds (relay/refunds.py) as the operator's and the merchant's webhooks see them."""
 
 from __future__ import annotations
 
 from datetime import datetime
 from typing import Any
 
-from relay.links import payment_url
-from relay.models import Invoice
+from relay.eip681 import payment_uri
+from relay.links import payment_url, refund_url
+from relay.models import Invoice, Refund
 from relay.pricing import from_base_units
 
 
@@ -24,6 +26,7 @@ def invoice_json(invoice: Invoice, public_url: str, secret_key: str) -> dict[str
         "store": invoice.store,
         "order_id": invoice.order_id,
         "order_number": invoice.order_number,
+        "subscription_id": invoice.subscription_id or None,
         "status": invoice.status,
         "exception": invoice.exception or None,
         "currency": invoice.currency,
@@ -65,4 +68,61 @@ def invoice_json(invoice: Invoice, public_url: str, secret_key: str) -> dict[str
             for payment in invoice.payments
             if payment.state != "orphaned"
         ],
+    }
+
+
+def refund_uri(refund: Refund) -> str | None:
+    """Return the EIP-681 URI paying the refund from any wallet, or None before the address."""
+    if refund.to_address is None:
+        return None
+    return payment_uri(
+        chain_id=refund.chain_id,
+        to=refund.to_address,
+        amount=refund.amount_base_units,
+        token=refund.contract,
+    )
+
+
+def refund_json(refund: Refund, public_url: str, secret_key: str) -> dict[str, Any]:
+    """Return a refund as JSON-ready data for the operator and the merchant's webhooks.
+
+    Amounts: `amount` fiat (decimal string, the invoice's currency); `amount_base_units` and
+    `paid_base_units` integer strings of the asset's base units; `asset_amount`, `paid_amount`
+    decimal strings in whole units. `address_url` is the customer's signed form, `uri` the
+    EIP-681 link for the merchant's wallet (null until the address is known).
+    """
+    return {
+        "id": refund.id,
+        "invoice_id": refund.invoice_id,
+        "store": refund.store,
+        "order_id": refund.order_id,
+        "external_id": refund.external_id,
+        "status": refund.status,
+        "reason": refund.reason,
+        "currency": refund.currency,
+        "amount": str(refund.amount),
+        "chain": refund.chain,
+        "chain_id": refund.chain_id,
+        "asset": refund.asset,
+        "contract": refund.contract,
+        "decimals": refund.decimals,
+        "rate": str(refund.rate),
+        "amount_base_units": str(refund.amount_base_units),
+        "asset_amount": str(from_base_units(refund.amount_base_units, refund.decimals)),
+        "amount_source": refund.amount_source,
+        "address": refund.to_address,
+        "address_is_contract": refund.to_is_contract,
+        "address_url": refund_url(public_url, secret_key, refund.id),
+        "uri": refund_uri(refund),
+        "tx_hash": refund.tx_hash,
+        "log_index": refund.log_index,
+        "from_address": refund.from_address or None,
+        "paid_base_units": str(refund.paid_base_units),
+        "paid_amount": str(from_base_units(refund.paid_base_units, refund.decimals)),
+        "block_number": refund.block_number,
+        "confirmations": refund.confirmations,
+        "created_at": iso(refund.created_at),
+        "address_at": iso(refund.address_at),
+        "refunded_at": iso(refund.refunded_at),
+        "cancelled_at": iso(refund.cancelled_at),
     }

@@ -35,7 +35,27 @@ PAGINATIONS = ("none", "link", "page")
 PINGS = ("form:webhook_id", "")
 METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE")
 REQUIRED_FIELDS = ("order_id", "currency", "total")
-OPTIONAL_FIELDS = ("status", "payment_method", "order_number", "order_key", "customer_email")
+OPTIONAL_FIELDS = (
+    "status",
+    "payment_method",
+    "order_number",
+    "order_key",
+    "customer_email",
+    "subscription_id",  # a renewal order's subscription (its invoices get the `renewal` variant)
+)
+REFUND_PLACEHOLDERS = (
+    "refund_id",
+    "refund_external_id",
+    "refund_reason",
+    "refund_amount",
+    "refund_asset_amount",
+    "refund_address",
+    "refund_address_url",
+    "refund_uri",
+    "refund_contract_note",
+    "refund_tx_hash",
+    "refund_paid_amount",
+)
 # Values computed for every invoice event by relay/outbox.py template_values().
 PLACEHOLDERS = frozenset(
     [
@@ -62,6 +82,9 @@ PLACEHOLDERS = frozenset(
         "payment_asset",
         "payment_chain",
         "payment_state",
+        "subscription_id",  # "" unless the order renews a subscription
+        # the refund an invoice.refund_* event is about (relay/refunds.py refund_values)
+        *REFUND_PLACEHOLDERS,
     ]
 )
 # Added by the storefront client: the order, the status an order moves to, the note being added
@@ -72,7 +95,8 @@ NOTE_PLACEHOLDERS = ORDER_PLACEHOLDERS | {"note", "notes_with_note"}
 SETTER_PLACEHOLDERS = ORDER_PLACEHOLDERS | {"key", "value"}
 LIST_PLACEHOLDERS = frozenset({"modified_after", "open_statuses", "page"})
 # action variants: the invoice's exception flag, a payment's state on invoice.payment_received,
-# or options_unavailable on invoice.created (relay/outbox.py _variant)
+# options_unavailable on invoice.created, or renewal for a subscription renewal order's invoice
+# (relay/outbox.py action_variants; the first variant with an action wins, then the plain event)
 EXCEPTIONS = (
     "paid_partial",
     "paid_over",
@@ -80,6 +104,7 @@ EXCEPTIONS = (
     "after_monitoring",
     "other_asset",
     "options_unavailable",
+    "renewal",
 )
 INBOUND_KEYS = frozenset(
     [
@@ -94,8 +119,10 @@ INBOUND_KEYS = frozenset(
         "open_statuses",
         "conditions",
         "fields",
+        "refunds",
     ]
 )
+REFUND_KEYS = frozenset(["topics", "list", "order_id", "id", "amount", "reason"])
 OUTBOUND_KEYS = frozenset(
     [
         "auth",
@@ -184,6 +211,26 @@ class NotesSpec:
 
 
 @dataclass(frozen=True)
+class RefundsSpec:
+    """Where a platform's webhooks report refunds recorded on an order (`[inbound.refunds]`).
+
+    topics: the topics whose webhooks carry refunds (default: `inbound.topics`); a topic listed
+    here but not in `inbound.topics` only reports refunds and never opens an invoice. The
+    document is the webhook's order object (after `order_path`); `list` is a JMESPath from it to
+    the refund entries, `order_id` to the order id (default `inbound.fields.order_id`); `id`,
+    `amount` (a decimal; its absolute value is taken, WooCommerce refund totals are negative) and
+    `reason` are JMESPaths into one entry.
+    """
+
+    topics: tuple[str, ...]
+    list: str
+    id: str
+    amount: str
+    order_id: str = ""
+    reason: str = ""
+
+
+@dataclass(frozen=True)
 class PlatformSpec:
     """One validated platform spec; `source` is the file it came from."""
 
@@ -211,10 +258,22 @@ class PlatformSpec:
     update: CallSpec | None = None
     setters: Mapping[str, Setter] = field(default_factory=dict)
     notes: NotesSpec = field(default_factory=NotesSpec)
+    refunds: RefundsSpec | None = None
 
-    def action_for(self, event: str, exception: str) -> OrderAction | None:
-        """Return the action for an event, preferring the one specific to the exception flag."""
-        return self.actions.get(f"{event}.{exception}") or self.actions.get(event)
+    def action_for(self, event: str, *variants: str) -> OrderAction | None:
+        """Return the action for an event: the first variant's that has one, else the plain one.
+
+        variants: the exception flag and other variants, most specific first ("" is skipped).
+        """
+        for variant in variants:
+            if variant and (action := self.actions.get(f"{event}.{variant}")) is not None:
+                return action
+        return self.actions.get(event)
+
+    @property
+    def refund_topics(self) -> tuple[str, ...]:
+        """Return the topics whose webhooks may report refunds (none without `inbound.refunds`)."""
+        return self.refunds.topics if self.refunds is not None else ()
 
     @property
     def can_read_orders(self) -> bool:
@@ -594,6 +653,10 @@ def _parse_inbound(check: _Checker, inbound: Mapping[str, Any]) -> dict[str, Any
     open_statuses = check.strings(inbound, "open_statuses", where)
     if open_statuses and "status" not in fields:
         check.problem(f"{where}.open_statuses", "needs inbound.fields.status")
+    topics = check.strings(inbound, "topics", where)
+    refunds = None
+    if "refunds" in inbound:
+        refunds = _parse_refunds(check, check.table(inbound, "refunds", where), topics)
     return {
         "verification": verification,
         "signature_header": signature_header,
@@ -602,11 +665,31 @@ def _parse_inbound(check: _Checker, inbound: Mapping[str, Any]) -> dict[str, Any
         "order_path": check.optional_path(inbound, "order_path", where),
         "refetch_id": refetch_id,
         "ping": check.choice(inbound, "ping", where, PINGS, ""),
-        "topics": check.strings(inbound, "topics", where),
+        "topics": topics,
         "open_statuses": open_statuses,
         "conditions": conditions,
         "fields": {str(k): str(v) for k, v in fields.items()},
+        "refunds": refunds,
     }
+
+
+def _parse_refunds(
+    check: _Checker, table: Mapping[str, Any], topics: tuple[str, ...]
+) -> RefundsSpec:
+    where = "inbound.refunds"
+    check.unknown(table, REFUND_KEYS, where)
+    for key in ("list", "id", "amount"):
+        if key not in table:
+            check.problem(f"{where}.{key}", "required (a JMESPath expression)")
+    own_topics = check.strings(table, "topics", where)
+    return RefundsSpec(
+        topics=own_topics or topics,
+        list=check.optional_path(table, "list", where),
+        id=check.optional_path(table, "id", where),
+        amount=check.optional_path(table, "amount", where),
+        order_id=check.optional_path(table, "order_id", where),
+        reason=check.optional_path(table, "reason", where),
+    )
 
 
 def _parse_outbound(

@@ -287,9 +287,11 @@ class StorefrontClient:
     def push(self, payload: dict[str, Any]) -> Outcome:
         """Apply the spec's action for an outbox payload to the order; never raises.
 
-        payload: {"event", "exception", "order_id", "values": {placeholder: text}} (outbox.py).
+        payload: {"event", "exception", "variants", "order_id", "values": {placeholder: text}}
+        (outbox.py; `variants` most specific first, older payloads carry only `exception`).
         """
-        action = self.spec.action_for(str(payload["event"]), str(payload.get("exception", "")))
+        variants = payload.get("variants") or [payload.get("exception", "")]
+        action = self.spec.action_for(str(payload["event"]), *(str(v) for v in variants))
         calls: list[CallRecord] = []
         self.calls = calls
         if action is None:

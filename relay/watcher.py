@@ -9,7 +9,8 @@ recorded, then locating the transfer with call traces; recount confirmations and
 unsettled payment's block is still canonical (an orphaned payment is removed and the invoice
 recomputed); re-check receipts before a payment counts as confirmed; keep checking settled
 payments during the monitoring window (a deep reorg after settlement makes the invoice `invalid`:
-an alert); store the new cursor.
+an alert); find and confirm the merchant's refund transfers (relay/refund_watch.py); store the
+new cursor.
 
 `sweep_expired` expires invoices only once every chain they can be paid on has scanned past their
 expiry time, so a payment made in time is never beaten by a late "expired".
@@ -18,9 +19,11 @@ expiry time, so a payment made in time is never beaten by a late "expired".
 from __future__ import annotations
 
 import logging
+from collections.abc import Collection
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import and_, or_, select
+from sqlalchemy import Select, and_, func, or_, select
 from sqlalchemy.orm import Session, selectinload
 
 from relay.chain import BlockRef, Chain, NativeTx
@@ -31,6 +34,7 @@ from relay.invoices import ObservedTransfer, payment_extra, record_transfer, ref
 from relay.lifecycle import InvoiceStatus
 from relay.models import ChainCursor, Invoice, Payment, PaymentOption
 from relay.outbox import queue_event
+from relay.refund_watch import scan_refunds
 
 log = logging.getLogger(__name__)
 
@@ -41,6 +45,7 @@ LATE_WATCH = timedelta(days=30)
 CLOCK_SKEW = timedelta(minutes=2)  # block timestamps may run this far behind the relay's clock
 UNTRACED_LOG_INDEX = -2  # a native transfer found by balance, where the node offers no traces
 INTERNAL_LOG_INDEX_BASE = 1_000_000  # internal transfers: the call's place in its tx trace + this
+LOAD_CHUNK = 500  # invoice ids per IN (...) when loading invoices by id
 
 
 def _time(timestamp: int) -> datetime:
@@ -58,8 +63,11 @@ def scan_once(
         cursor = session.get(ChainCursor, chain_settings.name, with_for_update=True)
         if cursor is None:
             # first run: start at the head, or before the oldest invoice already waiting
-            waiting = _watched_invoices(session, chain_settings, now)
-            oldest = min((i.created_at for i in waiting), default=None)
+            oldest = session.scalar(
+                select(func.min(Invoice.created_at)).where(
+                    Invoice.id.in_(_watched_ids(chain_settings, now))
+                )
+            )
             number = head if oldest is None else _block_before(chain, oldest - CLOCK_SKEW, head)
             ref = chain.blocks([number])[number]
             session.add(_cursor(chain_settings.name, ref, now))
@@ -75,19 +83,21 @@ def scan_once(
                 start,
             )
         end = min(head, start + chain_settings.max_block_range - 1)
-        invoices = _watched_invoices(session, chain_settings, now)
-        by_address = {inv.deposit_address.lower(): inv for inv in invoices}
+        watched = _watched(session, chain_settings, now)
+        by_address = {w.address: w for w in watched}
         found = 0
         if end >= start and by_address:
             found = _record_range(
                 session, settings, chain_settings, chain, by_address, start, end, now
             )
             found += _record_internal(
-                session, settings, chain_settings, chain, invoices, start, end, now
+                session, settings, chain_settings, chain, watched, start, end, now
             )
         touched = _recount(session, settings, chain_settings, chain, head, finalized, now)
-        for invoice in {*touched, *(i for i in invoices if i.payments)}:
+        for invoice in {*touched, *_paid_invoices(session, chain_settings, now)}:
             refresh_invoice(session, settings, invoice, now)
+        # the merchant's refund transfers to customers' addresses (no RPC call while none waits)
+        scan_refunds(session, settings, chain_settings, chain, start, end, head, finalized, now)
         if end >= start:
             ref = chain.blocks([end])[end]
             cursor.block_number, cursor.block_hash = ref.number, ref.hash
@@ -117,24 +127,73 @@ def _cursor(chain: str, ref: BlockRef, now: datetime) -> ChainCursor:
     )
 
 
-def _watched_invoices(
-    session: Session, chain_settings: ChainSettings, now: datetime
-) -> list[Invoice]:
-    """Return invoices with an option on this chain that may still receive payments."""
+def _watched_ids(chain_settings: ChainSettings, now: datetime) -> Select[str]:
+    """Select the ids of invoices with an option on this chain that may still receive payments."""
     on_chain = select(PaymentOption.invoice_id).where(PaymentOption.chain == chain_settings.name)
+    return select(Invoice.id).where(
+        Invoice.id.in_(on_chain),
+        or_(
+            Invoice.status.in_(OPEN),
+            Invoice.monitoring_ends_at > now,
+            and_(
+                Invoice.status == InvoiceStatus.EXPIRED.value,
+                Invoice.monitoring_ends_at > now - LATE_WATCH,
+            ),
+        ),
+    )
+
+
+@dataclass(frozen=True)
+class _Watched:
+    """A watched invoice as a tick reads it: a plain row, not an ORM object.
+
+    A tick reads every watched invoice's address and native baseline but changes only the few a
+    transfer or a balance change reaches; those are loaded as ORM objects (`_load`) when needed,
+    which keeps a tick over 100,000 open invoices from building objects it never uses
+    (bench/README.md, scan).
+    """
+
+    id: str
+    address: str  # lowercase
+    deposit_address: str  # as stored (checksummed)
+    created_at: datetime
+    native_balance: int
+    native_balance_block: int | None
+
+
+def _watched(session: Session, chain_settings: ChainSettings, now: datetime) -> list[_Watched]:
+    """Return the invoices with an option on this chain that may still receive payments."""
+    query = select(
+        Invoice.id,
+        Invoice.deposit_address,
+        Invoice.created_at,
+        Invoice.native_balance,
+        Invoice.native_balance_block,
+    ).where(Invoice.id.in_(_watched_ids(chain_settings, now)))
+    return [
+        _Watched(id_, address.lower(), address, created, balance or 0, block)
+        for id_, address, created, balance, block in session.execute(query)
+    ]
+
+
+def _load(session: Session, invoice_ids: Collection[str]) -> list[Invoice]:
+    """Return the invoices with these ids as ORM objects (from the session's identity map first)."""
+    wanted = list(dict.fromkeys(invoice_ids))
+    found = []
+    for i in range(0, len(wanted), LOAD_CHUNK):
+        chunk = wanted[i : i + LOAD_CHUNK]
+        found += list(session.scalars(select(Invoice).where(Invoice.id.in_(chunk))))
+    return found
+
+
+def _paid_invoices(session: Session, chain_settings: ChainSettings, now: datetime) -> list[Invoice]:
+    """Return the watched invoices that have payments, with options and payments loaded."""
+    paid = select(Payment.invoice_id).where(
+        Payment.invoice_id.in_(_watched_ids(chain_settings, now))
+    )
     query = (
         select(Invoice)
-        .where(
-            Invoice.id.in_(on_chain),
-            or_(
-                Invoice.status.in_(OPEN),
-                Invoice.monitoring_ends_at > now,
-                and_(
-                    Invoice.status == InvoiceStatus.EXPIRED.value,
-                    Invoice.monitoring_ends_at > now - LATE_WATCH,
-                ),
-            ),
-        )
+        .where(Invoice.id.in_(paid))
         .options(selectinload(Invoice.options), selectinload(Invoice.payments))
     )
     return list(session.scalars(query))
@@ -147,17 +206,20 @@ def _native_symbol(chain_settings: ChainSettings) -> str | None:
 def _record(
     session: Session,
     settings: Settings,
-    by_address: dict[str, Invoice],
+    by_address: dict[str, _Watched],
     transfers: list[ObservedTransfer],
     now: datetime,
 ) -> int:
     found = 0
     for transfer in sorted(transfers, key=lambda t: (t.block_number, t.log_index)):
-        invoice = by_address[transfer.to_address.lower()]
-        if transfer.block_time < invoice.created_at - CLOCK_SKEW:
+        watched = by_address[transfer.to_address.lower()]
+        if transfer.block_time < watched.created_at - CLOCK_SKEW:
             # mined before the invoice existed (a rescan after a reorg, or a reused address):
             # not a payment for it
             continue
+        invoice = session.get(Invoice, watched.id)
+        if invoice is None:
+            continue  # deleted meanwhile: nothing to pay
         if record_transfer(session, settings, invoice, transfer, now) is not None:
             found += 1
             log.info(
@@ -191,7 +253,7 @@ def _record_range(
     settings: Settings,
     chain_settings: ChainSettings,
     chain: Chain,
-    by_address: dict[str, Invoice],
+    by_address: dict[str, _Watched],
     start: int,
     end: int,
     now: datetime,
@@ -240,7 +302,7 @@ def _record_internal(
     settings: Settings,
     chain_settings: ChainSettings,
     chain: Chain,
-    invoices: list[Invoice],
+    invoices: list[_Watched],
     start: int,
     end: int,
     now: datetime,
@@ -254,39 +316,60 @@ def _record_internal(
     native = _native_symbol(chain_settings)
     if native is None:
         return 0
-    watched = [
-        i
-        for i in invoices
-        if any(o.chain == chain_settings.name and o.asset == native for o in i.options)
-    ]
+    accepting = set(
+        session.scalars(
+            select(PaymentOption.invoice_id).where(
+                PaymentOption.chain == chain_settings.name,
+                PaymentOption.asset == native,
+                PaymentOption.invoice_id.in_(_watched_ids(chain_settings, now)),
+            )
+        )
+    )
+    watched = [w for w in invoices if w.id in accepting]
     if not watched:
         return 0
-    fresh = [i for i in watched if i.native_balance_block is None]
+    # native payments recorded so far (this range's included), by invoice: (block, amount)
+    native_paid: dict[str, list[tuple[int, int]]] = {}
+    for invoice_id, block_number, amount in session.execute(
+        select(Payment.invoice_id, Payment.block_number, Payment.amount_base_units).where(
+            Payment.chain == chain_settings.name,
+            Payment.asset == native,
+            Payment.state != "orphaned",
+            Payment.block_number <= end,
+            Payment.invoice_id.in_(_watched_ids(chain_settings, now)),
+        )
+    ):
+        native_paid.setdefault(invoice_id, []).append((block_number, amount))
+    # the balance each invoice last saw, and at which block
+    baseline = {w.id: (w.native_balance, w.native_balance_block) for w in watched}
+    fresh = [w for w in watched if w.native_balance_block is None]
     if fresh and start > 0:
         # first look: what the address held before this range is a baseline, not a payment
-        before = chain.balances([i.deposit_address for i in fresh], start - 1)
-        for invoice in fresh:
-            invoice.native_balance = before.get(invoice.deposit_address.lower(), 0)
-            invoice.native_balance_block = start - 1
-    balances = chain.balances([i.deposit_address for i in watched], end)
+        before = chain.balances([w.deposit_address for w in fresh], start - 1)
+        for w in fresh:
+            baseline[w.id] = (before.get(w.address, 0), start - 1)
+    balances = chain.balances([w.deposit_address for w in watched], end)
     excess: dict[str, int] = {}
-    short: dict[str, Invoice] = {}
-    for invoice in watched:
-        address = invoice.deposit_address.lower()
-        balance = balances.get(address, 0)
-        since = invoice.native_balance_block if invoice.native_balance_block is not None else -1
+    short: dict[str, _Watched] = {}
+    moved: dict[str, tuple[int, int | None]] = {}
+    for w in watched:
+        balance = balances.get(w.address, 0)
+        known, block = baseline[w.id]
+        since = block if block is not None else -1
         arrived = sum(
-            p.amount_base_units
-            for p in invoice.payments
-            if p.chain == chain_settings.name
-            and p.asset == native
-            and p.state != "orphaned"
-            and since < p.block_number <= end
+            amount for paid_in, amount in native_paid.get(w.id, ()) if since < paid_in <= end
         )
-        unexplained = balance - (invoice.native_balance or 0) - arrived
+        unexplained = balance - known - arrived
         if unexplained > 0:
-            short[address], excess[address] = invoice, unexplained
-        invoice.native_balance, invoice.native_balance_block = balance, end
+            short[w.address], excess[w.address] = w, unexplained
+        if balance != known or arrived or block is None:
+            # otherwise nothing moved since the baseline: keep it, and spare the row an UPDATE
+            # (and a new version) on every tick; the next look spans both ranges alike
+            baseline[w.id] = (balance, end)
+        if baseline[w.id] != (w.native_balance, w.native_balance_block):
+            moved[w.id] = baseline[w.id]
+    for invoice in _load(session, moved):
+        invoice.native_balance, invoice.native_balance_block = moved[invoice.id]
     if not short:
         return 0
     transfers: list[ObservedTransfer] = []
@@ -305,7 +388,7 @@ def _record_internal(
 def _untraced(
     chain_name: str,
     chain: Chain,
-    short: dict[str, Invoice],
+    short: dict[str, _Watched],
     excess: dict[str, int],
     end: int,
     native: str,
@@ -313,9 +396,9 @@ def _untraced(
     """Record unexplained balance increases as payments in block `end` (nodes without traces)."""
     ref = chain.blocks([end])[end]
     transfers = []
-    for address, invoice in short.items():
+    for address, watched in short.items():
         pseudo_hash = f"balance:{ref.hash}:{address}"
-        tx = NativeTx(pseudo_hash, "", invoice.deposit_address, excess[address], ref)
+        tx = NativeTx(pseudo_hash, "", watched.deposit_address, excess[address], ref)
         transfers.append(_native_transfer(chain_name, native, tx, UNTRACED_LOG_INDEX))
     return transfers
 

@@ -185,3 +185,44 @@ def test_first_scan_starts_before_invoices_already_waiting(
     scan(db, settings, chain)  # places the cursor before the invoice, not at the head
     scan(db, settings, chain)
     assert [p.amount_base_units for p in reload(db, invoice.id).payments] == [44_980_000]
+
+
+def test_balances_are_read_in_one_batch_per_address_chunk(node: Anvil) -> None:
+    chain = Web3Chain([node.url], address_chunk_size=2)
+    try:
+        addresses = [*node.accounts[:3], "0x" + "ab" * 20, "0x" + "cd" * 20]
+        head = node.w3.eth.block_number
+        balances = chain.balances(addresses, head)
+        assert chain.calls == 3  # 5 addresses, 2 a batch: nodes cap batch sizes
+    finally:
+        chain.close()
+    expected = {
+        a.lower(): node.w3.eth.get_balance(node.w3.to_checksum_address(a), head) for a in addresses
+    }
+    assert balances == expected
+    assert balances["0x" + "ab" * 20] == 0 and balances[node.accounts[0].lower()] > 0
+
+
+def test_idle_invoices_are_not_rewritten_by_every_tick(
+    db: Database, settings: Settings, chain: Web3Chain, node: Anvil
+) -> None:
+    scan(db, settings, chain)
+    with db.transaction() as session:  # an address no other test of this chain has paid
+        session.add(AddressCounter(xpub_id=xpub_id(MERCHANT_XPUB), next_index=7000))
+    invoice = open_order(db, settings, "idle", total="10.00")
+    node.mine(2)
+    scan(db, settings, chain)  # the first look at the address sets its native baseline
+    baseline = reload(db, invoice.id)
+    for _ in range(3):
+        node.mine(2)
+        scan(db, settings, chain)
+    idle = reload(db, invoice.id)
+    assert (idle.version, idle.native_balance_block) == (
+        baseline.version,
+        baseline.native_balance_block,
+    )
+    send_eth(node.w3, node.accounts[2], invoice.deposit_address, 5 * 10**15)
+    node.mine(3)
+    scan(db, settings, chain)
+    paid = reload(db, invoice.id)
+    assert paid.status == "settled" and paid.native_balance == 5 * 10**15

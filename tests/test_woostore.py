@@ -659,3 +659,26 @@ def test_start_stop_are_idempotent() -> None:
     shop.stop()
     with pytest.raises(requests.ConnectionError):
         requests.get(base + "/wp-json/", timeout=1)
+
+
+def test_refunds_are_listed_newest_first_and_a_full_refund_refunds_the_order(
+    store: WooStore, receiver: Receiver, api: requests.Session
+) -> None:
+    store.add_webhook("order.updated", receiver.url, "refund-secret")
+    order = store.create_order(total="30.00", status="processing")
+    first = store.refund_order(order["id"], "10", reason="damaged")
+    assert first == {"id": first["id"], "reason": "damaged", "total": "-10.00"}
+    assert first["id"] > order["id"]  # refunds are posts: the same id sequence
+    wait_for(lambda: len(receiver.deliveries()) == 1)  # woocommerce_order_refunded fires
+    body = json.loads(receiver.deliveries()[0]["body"])
+    assert body["refunds"] == [first] and body["status"] == "processing"
+    with pytest.raises(ValueError, match="Invalid refund amount"):
+        store.refund_order(order["id"], "20.01")  # more than is left to refund
+    with pytest.raises(ValueError, match="Invalid refund amount"):
+        store.refund_order(order["id"], "0")
+    second = store.refund_order(order["id"], "20.00")
+    got = api.get(url(store, f"orders/{order['id']}")).json()
+    assert got["refunds"] == [second, first]
+    assert got["status"] == "refunded"
+    notes = [n["note"] for n in store.notes(order["id"])]
+    assert notes[-1] == "Order status changed from Processing to Refunded."

@@ -7,7 +7,9 @@ The relay talks to it as to a real shop. Facts from `/work/shared/reference/prot
   `X-Shopify-Shop-Domain`, `X-Shopify-API-Version`, `X-Shopify-Webhook-Id`, `X-Shopify-Event-Id`
   (the same on every retry), `X-Shopify-Triggered-At`; success = 2xx within 5 s; failures are
   retried with the original payload (here after `retry_delays`, instead of 8 times over 4 h).
-  Topics: `orders/create`, `orders/updated` (every change), `orders/paid`.
+  Topics: `orders/create`, `orders/updated` (every change), `orders/paid`, `refunds/create`
+  (the REST Refund resource: `{id, order_id, note, transactions: [{kind: "refund", status,
+  amount, currency, gateway}], refund_line_items: []}`; `refund_order`).
 * Admin API auth: header `X-Shopify-Access-Token`; missing or wrong → 401 `{"errors": "[API]
   Invalid API key or access token (unrecognized login or wrong password)"}`.
 * REST `GET /admin/api/<version>/orders/<id>.json` → `{"order"}` (404 `{"errors": "Not Found"}`)
@@ -24,7 +26,8 @@ The relay talks to it as to a real shop. Facts from `/work/shared/reference/prot
   Refused input comes back as `userErrors` with HTTP 200; a throttled request as HTTP 200 with
   `errors[].extensions.code == "THROTTLED"` (`throttle_next`).
 
-Not emulated: checkout, products, inventory, fulfilment, refunds, the leaky-bucket cost model,
+Not emulated: checkout, products, inventory, fulfilment, refund line items and the refund
+routes of the Admin API, the leaky-bucket cost model,
 HTTPS, `fields=`/`since_id` parameters, GraphQL beyond the operations named above.
 """
 
@@ -176,7 +179,7 @@ class ShopifyStore:
 
     def add_webhook(self, topic: str, address: str) -> dict[str, Any]:
         """Subscribe `address` to a topic (as webhookSubscriptionCreate does); return it."""
-        if topic not in ("orders/create", "orders/updated", "orders/paid"):
+        if topic not in ("orders/create", "orders/updated", "orders/paid", "refunds/create"):
             raise ValueError(f"topic {topic!r} is not emulated")
         subscription = {"id": len(self._subscriptions) + 1, "topic": topic, "address": address}
         with self._lock:
@@ -229,6 +232,60 @@ class ShopifyStore:
             self._fire("orders/updated", order)
             return copy.deepcopy(order)
 
+    def refund_order(self, order_id: int | str, amount: str, note: str = "") -> dict[str, Any]:
+        """Refund money on an order as the admin's Refund button does; return the refund.
+
+        Appends the REST Refund resource to the order's `refunds`, sets `financial_status`
+        (`partially_refunded` or `refunded`), fires `refunds/create` (body: the refund) and
+        `orders/updated`. Raises ValueError for an amount that is not positive or exceeds what
+        was paid and not yet refunded.
+        """
+        with self._lock:
+            order = self._orders[int(order_id)]
+            refunds = order.setdefault("refunds", [])
+            refunded = sum(
+                (Decimal(t["amount"]) for r in refunds for t in r["transactions"]), Decimal(0)
+            )
+            value = Decimal(amount)
+            if value <= 0 or value > Decimal(order["total_price"]) - refunded:
+                raise ValueError("Refund amount must be positive and at most what was paid")
+            refund_id = self._next_id
+            self._next_id += 1
+            now = _now_iso()
+            refund = {
+                "id": refund_id,
+                "admin_graphql_api_id": f"gid://shopify/Refund/{refund_id}",
+                "order_id": order["id"],
+                "created_at": now,
+                "processed_at": now,
+                "note": note or None,
+                "restock": False,
+                "user_id": None,
+                "refund_line_items": [],
+                "order_adjustments": [],
+                "transactions": [
+                    {
+                        "id": refund_id + 1,
+                        "order_id": order["id"],
+                        "kind": "refund",
+                        "gateway": "manual",
+                        "status": "success",
+                        "amount": f"{value:.2f}",
+                        "currency": order.get("currency", "USD"),
+                        "created_at": now,
+                    }
+                ],
+            }
+            self._next_id += 1
+            refunds.append(refund)
+            full = refunded + value >= Decimal(order["total_price"])
+            order.update(
+                financial_status="refunded" if full else "partially_refunded", updated_at=now
+            )
+            self._fire("refunds/create", refund)
+            self._fire("orders/updated", order)
+            return copy.deepcopy(refund)
+
     def throttle_next(self, count: int) -> None:
         """Answer the next `count` GraphQL requests with the THROTTLED error (HTTP 200)."""
         with self._lock:
@@ -243,7 +300,7 @@ class ShopifyStore:
 
     def _fire(self, topic: str, order: dict[str, Any]) -> None:
         body = json.dumps(order, separators=(",", ":")).encode()  # the payload at event time
-        event = {"topic": topic, "order_id": order["id"], "body": body}
+        event = {"topic": topic, "order_id": order.get("order_id", order["id"]), "body": body}
         event |= {"event_id": str(uuid.uuid4()), "at": _now_iso()}
         for subscription in self._subscriptions:
             if subscription["topic"] == topic:

@@ -27,7 +27,13 @@ and the WooCommerce/WordPress PHP sources it names (WH, WHF, WDS, OC, ORD, AUTH)
   as WordPress JSON, `X-WC-Webhook-*` headers, base64 HMAC-SHA256 signature, success = 200..302
   with redirects not followed, no retries, `disabled` on the 7th consecutive failure.
 
-Not emulated: products/stock/taxes/coupons/refunds (line totals are taken as given),
+* Refunds (`refund_order`, the merchant's manual refund in wp-admin, `wc_create_refund()`): an
+  amount up to what is left to refund, listed in the order's `refunds` as `{id, reason, total}`
+  (total a negative decimal string, newest first), the order `refunded` once fully refunded, and
+  `order.updated` fired (`woocommerce_order_refunded`, §1.4).
+
+Not emulated: products/stock/taxes/coupons, refund line items and restocking, the
+`orders/<id>/refunds` REST routes (line totals are taken as given),
 `wp_safe_remote_request()`'s refusal of loopback/private hosts and ports other than 80/443/8080
 (§1.1; the relay would never get a delivery on a real shop), API-key read/write permissions,
 e-mails (a customer note is only recorded), HTTP/1.0 for deliveries, site time zones other than UTC.
@@ -414,6 +420,14 @@ class _Note:
 
 
 @dataclass
+class _Refund:
+    id: int
+    amount: Decimal
+    reason: str
+    date_created: int
+
+
+@dataclass
 class _Order:
     id: int
     order_key: str
@@ -442,6 +456,7 @@ class _Order:
     fee_lines: list[dict[str, Any]] = field(default_factory=list)
     shipping_lines: list[dict[str, Any]] = field(default_factory=list)
     notes: list[_Note] = field(default_factory=list)
+    refunds: list[_Refund] = field(default_factory=list)  # newest first, as get_refunds()
 
 
 @dataclass
@@ -890,6 +905,33 @@ class WooStore:
                 self._save(order)
             return self._order_json(order)
 
+    def refund_order(self, order_id: int, amount: Any, reason: str = "") -> dict[str, Any]:
+        """Refund part or all of an order as wp-admin's manual refund does; return the refund.
+
+        `amount` (string/number, 2 decimals) must be positive and at most what is left to refund
+        (`wc_create_refund()`: "Invalid refund amount"). A full refund moves the order to
+        `refunded`. Fires `order.updated` (`woocommerce_order_refunded`). Returns the entry the
+        order's `refunds` shows: `{id, reason, total}` with total a negative decimal string.
+        Raises KeyError for an unknown order, ValueError for an invalid amount.
+        """
+        value = _to_decimal(amount)
+        with self._lock:
+            order = self._orders[order_id]
+            refunded = sum((r.amount for r in order.refunds), Decimal("0"))
+            if value <= 0 or value > order.total - refunded:
+                raise ValueError("Invalid refund amount.")
+            refund = _Refund(self._next_order_id, value, reason, int(time.time()))
+            self._next_order_id += 1  # a refund is a post: its id comes from the same sequence
+            order.refunds.insert(0, refund)
+            if refunded + value == order.total:
+                self._set_status(order, "refunded", manual=False)  # wc_order_fully_refunded()
+            self._save(order)
+            return self._refund_json(refund)
+
+    @staticmethod
+    def _refund_json(refund: _Refund) -> dict[str, Any]:
+        return {"id": refund.id, "reason": refund.reason, "total": "-" + _money(refund.amount)}
+
     def get_order(self, order_id: int) -> dict[str, Any]:
         """Return a deep copy of the order's REST JSON (`GET /orders/<id>`); KeyError if unknown."""
         with self._lock:
@@ -1224,7 +1266,7 @@ class WooStore:
             "shipping_lines": order.shipping_lines,
             "fee_lines": order.fee_lines,
             "coupon_lines": [],
-            "refunds": [],
+            "refunds": [self._refund_json(r) for r in order.refunds],
             "payment_url": (
                 f"{base}/checkout/order-pay/{order.id}/?pay_for_order=true&key={order.order_key}"
             ),

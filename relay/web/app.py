@@ -22,7 +22,7 @@ def error_body(code: str, message: str) -> dict[str, Any]:
 
 def create_app(settings: Settings, db: Database | None = None) -> Flask:
     """Build the web app for validated settings; creates the schema if needed."""
-    from relay.web import api, hooks, ops, pay, storeapi
+    from relay.web import api, hooks, ops, pay, refund, refunds_api, storeapi
 
     app = Flask("relay.web")
     app.config["MAX_CONTENT_LENGTH"] = 2 * 1024 * 1024
@@ -35,6 +35,8 @@ def create_app(settings: Settings, db: Database | None = None) -> Flask:
     app.register_blueprint(api.bp)
     app.register_blueprint(pay.bp)
     app.register_blueprint(storeapi.bp)
+    app.register_blueprint(refund.bp)
+    app.register_blueprint(refunds_api.bp)
     app.register_blueprint(ops.bp)
 
     @app.errorhandler(RelayError)

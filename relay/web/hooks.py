@@ -2,7 +2,10 @@
 
 Answers WooCommerce's creation ping with exactly 200, ignored orders with 200 (so the platform
 does not retry them), a bad signature with 401. For `none-refetch` platforms the order named in
-the (untrusted) webhook is read back from the store's API before anything is opened.
+the (untrusted) webhook is read back from the store's API before anything is opened. Refunds a
+webhook reports (WooCommerce `refunds[]`, Shopify `refunds/create`) open refund requests
+(relay/refunds.py), once per storefront refund id; refunds of orders the relay did not get paid
+are logged and answered 200 as well.
 """
 
 from __future__ import annotations
@@ -13,10 +16,11 @@ from typing import Any
 import requests
 from flask import Blueprint, current_app, jsonify, request
 
-from relay.errors import NotFound
-from relay.inbound import read_order, read_webhook
+from relay.errors import NotFound, RefundConflict
+from relay.inbound import Inbound, read_order, read_webhook
 from relay.invoices import open_invoice
 from relay.models import utcnow
+from relay.refunds import request_refunds
 from relay.specs import load_spec
 from relay.storefront import StorefrontClient
 from relay.web.app import db_of, settings_of
@@ -37,6 +41,9 @@ def receive(store_name: str) -> Any:
     inbound = read_webhook(store, spec, dict(request.headers), body)
     if inbound.kind == "ping":
         return jsonify({"ok": True, "ping": True}), 200
+    refunds = _open_refunds(store_name, inbound) if inbound.refunds else {}
+    if inbound.kind == "refunds":
+        return jsonify({"ok": True, **refunds}), 200
     if inbound.kind == "refetch":
         with requests.Session() as http:
             client = StorefrontClient(store, spec, http, settings.relay.delivery_timeout_seconds)
@@ -44,8 +51,25 @@ def receive(store_name: str) -> Any:
         inbound = read_order(store, spec, raw, inbound.topic)
     if inbound.kind == "ignored" or inbound.order is None:
         log.info("store %s: ignored webhook: %s", store_name, inbound.reason)
-        return jsonify({"ok": True, "ignored": inbound.reason}), 200
+        return jsonify({"ok": True, "ignored": inbound.reason, **refunds}), 200
     invoice, created = open_invoice(db_of(current_app), settings, inbound.order, utcnow())
     if created:
         log.info("store %s: order %s → invoice %s", store_name, invoice.order_id, invoice.id)
-    return jsonify({"ok": True, "invoice_id": invoice.id, "created": created}), 200
+    return jsonify({"ok": True, "invoice_id": invoice.id, "created": created, **refunds}), 200
+
+
+def _open_refunds(store_name: str, inbound: Inbound) -> dict[str, Any]:
+    """Open the refund requests a webhook reports; return `{"refunds": [ids]}` or why not."""
+    try:
+        opened = request_refunds(
+            db_of(current_app),
+            settings_of(current_app),
+            store_name,
+            inbound.order_id,
+            inbound.refunds,
+            utcnow(),
+        )
+    except (NotFound, RefundConflict) as exc:
+        log.info("store %s order %s: refunds not handled: %s", store_name, inbound.order_id, exc)
+        return {"refunds_ignored": exc.message}
+    return {"refunds": [refund.id for refund, _ in opened]}

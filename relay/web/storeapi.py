@@ -6,6 +6,12 @@ decimal string). Authenticated by `Authorization: Bearer <store api_token>` or b
 Webhooks signature with the store's `webhook_secret` (whsec_…). Answers the invoice JSON at once,
 so a checkout can redirect to its `payment_url`: 201 when opened, 200 when the order already had
 one (idempotent per (store, order id), as webhooks are).
+
+`POST /api/v1/stores/<store>/orders/<order id>/refunds` (same authentication) records a refund of
+a paid order: `{"id", "amount", "reason"?}` (the shop's refund id; amount a decimal string in the
+order's currency). Answers the refund JSON (relay/serialize.py `refund_json`; `address_url` is the
+link where the customer gives the refund address): 201 opened, 200 when that refund id was seen
+before; 404 when the order has no invoice, 409 when it was not paid.
 """
 
 from __future__ import annotations
@@ -16,11 +22,12 @@ from typing import Any
 from flask import Blueprint, current_app, jsonify, request
 
 from relay.config import StoreSettings
-from relay.errors import AuthError, InvoiceError, NotFound
-from relay.inbound import header, parse_json, read_order, verify
+from relay.errors import AuthError, InvoiceError, NotFound, PayloadError
+from relay.inbound import header, parse_json, read_order, read_refunds, verify
 from relay.invoices import load_invoice, open_invoice
 from relay.models import utcnow
-from relay.serialize import invoice_json
+from relay.refunds import request_refunds
+from relay.serialize import invoice_json, refund_json
 from relay.specs import load_spec
 from relay.web.app import db_of, settings_of
 
@@ -67,3 +74,24 @@ def create_invoice(store_name: str) -> Any:
     answer = jsonify(data)
     answer.headers["Location"] = f"/api/v1/invoices/{invoice.id}"
     return answer, 201 if created else 200
+
+
+@bp.post("/api/v1/stores/<store_name>/orders/<order_id>/refunds")
+def create_refund(store_name: str, order_id: str) -> Any:
+    """Open (or return) the refund request for one shop refund; 201 opened, 200 existing."""
+    settings = settings_of(current_app)
+    store = settings.stores.get(store_name)
+    if store is None:
+        raise NotFound(f"no store named {store_name!r}")
+    body = request.get_data(cache=False)
+    _authenticate(store, body)
+    entry = parse_json(body)
+    _, refunds = read_refunds(load_spec(PROTOCOL), {"order_id": order_id, "refunds": [entry]})
+    if not refunds:
+        raise PayloadError("the refund amount must be a positive decimal")
+    ((refund, created),) = request_refunds(
+        db_of(current_app), settings, store_name, order_id, refunds, utcnow()
+    )
+    return jsonify(
+        refund_json(refund, settings.relay.public_url, settings.relay.secret_key)
+    ), 201 if created else 200
