@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session
 
 from relay.config import Settings
 from relay.events import EventType
+from relay.links import payment_url
 from relay.models import Delivery, Invoice
 from relay.pricing import from_base_units
 from relay.serialize import invoice_json, iso
@@ -31,7 +32,6 @@ def new_event_id() -> str:
 
 def template_values(invoice: Invoice, settings: Settings) -> dict[str, str]:
     """Return the placeholder values the spec's note and field templates may use."""
-    data = invoice_json(invoice, settings.relay.public_url, settings.relay.secret_key)
     option = next(
         (o for o in invoice.options if f"{o.chain}:{o.asset}" == invoice.paid_option),
         invoice.options[0] if invoice.options else None,
@@ -40,7 +40,9 @@ def template_values(invoice: Invoice, settings: Settings) -> dict[str, str]:
     paid = sum(p.amount_base_units for p in counted)
     values = {
         "invoice_id": invoice.id,
-        "payment_url": data["payment_url"],
+        "payment_url": payment_url(
+            settings.relay.public_url, settings.relay.secret_key, invoice.id
+        ),
         "amount": str(invoice.amount),
         "currency": invoice.currency,
         "status": invoice.status,
