@@ -1,0 +1,62 @@
+"""Serve the relay exactly as `relay serve` does, plus a bench-only `/bench/ceiling` route.
+
+`.venv/bin/python -m bench.wsgi --config F [--threads 8] [--scheduler]`: the app comes from
+relay.web.app.create_app, served by waitress with the same thread count as `relay serve`; the
+extra route only answers 200, so a load generator measures, in the same process and server, what
+the server itself can do (the ceiling) beside what the relay's webhook route does. Web only
+(`relay serve --no-scheduler`) unless `--scheduler` is given.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+
+from flask import Flask
+
+from relay.config import Settings, load_settings
+from relay.db import Database
+from relay.scheduler import Runtime, build_scheduler
+from relay.web.app import create_app, db_of
+
+CEILING_PATH = "/bench/ceiling"
+
+
+def build_app(config_path: str) -> tuple[Flask, Settings]:
+    """Return (the relay's app with the ceiling route, settings), schema created."""
+    settings = load_settings(config_path)
+    db = Database(settings.relay.database_url)
+    db.create_schema()
+    app = create_app(settings, db)
+
+    def ceiling() -> tuple[str, int]:
+        return "", 200
+
+    app.add_url_rule(CEILING_PATH, "bench_ceiling", ceiling, methods=["GET", "POST"])
+    return app, settings
+
+
+def main() -> None:
+    """Parse arguments and serve until killed."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--config", required=True)
+    parser.add_argument("--threads", type=int, default=8, help="waitress threads (as relay serve)")
+    parser.add_argument("--scheduler", action="store_true", help="also run the relay's jobs")
+    args = parser.parse_args()
+    from waitress import serve
+
+    logging.basicConfig(
+        level=os.environ.get("RELAY_LOG_LEVEL", "INFO"),
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+    logging.getLogger("apscheduler").setLevel(logging.WARNING)
+    app, settings = build_app(args.config)
+    if args.scheduler:
+        build_scheduler(Runtime(settings, db_of(app))).start()
+    host, _, port = settings.relay.listen.rpartition(":")
+    serve(app, host=host.strip("[]"), port=int(port), threads=args.threads, ident="relay")
+
+
+if __name__ == "__main__":
+    main()

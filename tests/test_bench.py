@@ -1,0 +1,59 @@
+"""Smoke test of the benchmarks (bench/): each runs at a tiny size, so the scripts cannot rot.
+
+Only what a benchmark checks about the relay is asserted (no webhook lost, calls flat in the
+number of invoices, every delivery once); timings are the scripts' business, never a test's.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from bench import backlog, ingest, latency, memory, scan
+
+
+def test_ingest_accepts_every_webhook_as_an_invoice(tmp_path: Path) -> None:
+    result = ingest.run(
+        duration=1, rounds=1, warmup=0, max_rate=400, connections=2, workdir=tmp_path
+    )
+    assert result["errors"] == 0
+    assert result["accepted"] > 0
+    assert result["every_accepted_is_an_invoice"], result
+    assert result["paced"]["requests"] > 0
+    assert result["ceiling_per_second"] > 0
+
+
+def test_scan_calls_stay_flat_and_beat_the_naive_design(tmp_path: Path) -> None:
+    result = scan.run(sizes=(3, 40), stores=("usdc", "usdc+eth"), naive_max=40, workdir=tmp_path)
+    rows = {(r["store"], r["open_invoices"]): r for r in result["rows"]}
+    for store in ("USDC", "USDC+ETH"):
+        small, large = rows[(store, 3)], rows[(store, 40)]
+        assert small["relay"]["payments"] == small["payments_recorded"] == 3
+        assert large["relay"]["payments"] == large["payments_recorded"] == 10
+        assert small["relay"]["http"] == large["relay"]["http"]  # flat below the chunk size
+        per_invoice = 1 if store == "USDC" else 2
+        assert large["naive"]["items"] == 1 + per_invoice * 40
+    assert rows[("USDC", 40)]["relay"]["http"] < rows[("USDC", 40)]["naive"]["http"]
+
+
+def test_latency_measures_each_payment(tmp_path: Path) -> None:
+    result = latency.run(
+        payments=2, interval=0.3, block_time=0.5, poll_seconds=0.5, workdir=tmp_path
+    )
+    assert result["payments"] == 2
+    update = result["mined_to_order_update_s"]
+    assert 0 < update["median"] <= update["worst"]
+
+
+def test_backlog_drains_every_delivery_exactly_once(tmp_path: Path) -> None:
+    result = backlog.run(deliveries=12, concurrency=4, workdir=tmp_path)
+    assert result["refused_while_down"] >= 12  # every delivery was tried while the store was down
+    assert result["succeeded"] == 12 and result["failed"] == 0
+    assert result["orders_updated_exactly_once"] == 12
+    assert result["orders_updated_twice"] == result["lost"] == 0
+
+
+def test_memory_samples_the_process(tmp_path: Path) -> None:
+    result = memory.run(
+        invoices=60, open_invoices=20, seconds=1, processes=("worker",), workdir=tmp_path
+    )
+    assert result["worker"]["rss_peak_mib"] > 0
