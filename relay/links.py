@@ -8,20 +8,29 @@ from __future__ import annotations
 from itsdangerous import BadSignature, URLSafeSerializer
 
 PAY_SALT = "relay.pay"
+REFUND_SALT = "relay.refund"
+
+
+def _sign(secret_key: str, salt: str, value: str) -> str:
+    return URLSafeSerializer(secret_key, salt=salt).dumps(value)
+
+
+def _unsign(secret_key: str, salt: str, token: str) -> str | None:
+    try:
+        value = URLSafeSerializer(secret_key, salt=salt).loads(token)
+    except BadSignature:
+        return None
+    return value if isinstance(value, str) else None
 
 
 def payment_token(secret_key: str, invoice_id: str) -> str:
     """Return the URL-safe signed token for an invoice id."""
-    return URLSafeSerializer(secret_key, salt=PAY_SALT).dumps(invoice_id)
+    return _sign(secret_key, PAY_SALT, invoice_id)
 
 
 def invoice_id_from_token(secret_key: str, token: str) -> str | None:
     """Return the invoice id inside a token, or None when it is tampered, foreign or malformed."""
-    try:
-        value = URLSafeSerializer(secret_key, salt=PAY_SALT).loads(token)
-    except BadSignature:
-        return None
-    return value if isinstance(value, str) else None
+    return _unsign(secret_key, PAY_SALT, token)
 
 
 def payment_url(public_url: str, secret_key: str, invoice_id: str) -> str:
@@ -29,21 +38,14 @@ def payment_url(public_url: str, secret_key: str, invoice_id: str) -> str:
     return f"{public_url.rstrip('/')}/pay/{payment_token(secret_key, invoice_id)}"
 
 
-REFUND_SALT = "relay.refund"
-
-
 def refund_token(secret_key: str, refund_id: str) -> str:
     """Return the URL-safe signed token for a refund id (the customer's address form)."""
-    return URLSafeSerializer(secret_key, salt=REFUND_SALT).dumps(refund_id)
+    return _sign(secret_key, REFUND_SALT, refund_id)
 
 
 def refund_id_from_token(secret_key: str, token: str) -> str | None:
     """Return the refund id inside a token, or None when it is tampered, foreign or malformed."""
-    try:
-        value = URLSafeSerializer(secret_key, salt=REFUND_SALT).loads(token)
-    except BadSignature:
-        return None
-    return value if isinstance(value, str) else None
+    return _unsign(secret_key, REFUND_SALT, token)
 
 
 def refund_url(public_url: str, secret_key: str, refund_id: str) -> str:

@@ -8,9 +8,9 @@ from typing import Any
 from flask import Flask, jsonify
 from werkzeug.exceptions import HTTPException
 
-from relay.config import Settings
+from relay.config import Settings, StoreSettings
 from relay.db import Database
-from relay.errors import RelayError
+from relay.errors import NotFound, RelayError
 
 log = logging.getLogger(__name__)
 
@@ -54,6 +54,14 @@ def create_app(settings: Settings, db: Database | None = None) -> Flask:
         return jsonify(error_body("internal_error", "internal error; see the relay's log")), 500
 
     return app
+
+
+def store_of(app: Flask, name: str) -> StoreSettings:
+    """Return the named store's settings; raise NotFound (404) when there is none."""
+    store = settings_of(app).stores.get(name)
+    if store is None:
+        raise NotFound(f"no store named {name!r}")
+    return store
 
 
 def settings_of(app: Flask) -> Settings:

@@ -23,7 +23,7 @@ from relay.models import utcnow
 from relay.refunds import request_refunds
 from relay.specs import load_spec
 from relay.storefront import StorefrontClient
-from relay.web.app import db_of, settings_of
+from relay.web.app import db_of, settings_of, store_of
 
 log = logging.getLogger(__name__)
 bp = Blueprint("hooks", __name__)
@@ -33,9 +33,7 @@ bp = Blueprint("hooks", __name__)
 def receive(store_name: str) -> Any:
     """Verify and handle one storefront webhook; 200 for pings and ignored orders."""
     settings = settings_of(current_app)
-    store = settings.stores.get(store_name)
-    if store is None:
-        raise NotFound(f"no store named {store_name!r}")
+    store = store_of(current_app, store_name)
     spec = load_spec(store)
     body = request.get_data(cache=False)
     inbound = read_webhook(store, spec, dict(request.headers), body)

@@ -22,14 +22,14 @@ from typing import Any
 from flask import Blueprint, current_app, jsonify, request
 
 from relay.config import StoreSettings
-from relay.errors import AuthError, InvoiceError, NotFound, PayloadError
+from relay.errors import AuthError, InvoiceError, PayloadError
 from relay.inbound import header, parse_json, read_order, read_refunds, verify
-from relay.invoices import load_invoice, open_invoice
+from relay.invoices import open_invoice
 from relay.models import utcnow
 from relay.refunds import request_refunds
 from relay.serialize import invoice_json, refund_json
 from relay.specs import load_spec
-from relay.web.app import db_of, settings_of
+from relay.web.app import db_of, settings_of, store_of
 
 bp = Blueprint("storeapi", __name__)
 PROTOCOL = "relay"  # the spec whose inbound part reads this endpoint's body
@@ -56,21 +56,15 @@ def _authenticate(store: StoreSettings, body: bytes) -> None:
 def create_invoice(store_name: str) -> Any:
     """Open (or return) the invoice for an order; 201 created, 200 existing."""
     settings = settings_of(current_app)
-    store = settings.stores.get(store_name)
-    if store is None:
-        raise NotFound(f"no store named {store_name!r}")
+    store = store_of(current_app, store_name)
     body = request.get_data(cache=False)
     _authenticate(store, body)
     inbound = read_order(store, load_spec(PROTOCOL), parse_json(body))
     if inbound.order is None:
         raise InvoiceError(f"the order cannot get an invoice: {inbound.reason}")
-    db = db_of(current_app)
-    invoice, created = open_invoice(db, settings, inbound.order, utcnow())
-    with db.transaction() as session:
-        loaded = load_invoice(session, invoice.id)
-        if loaded is None:
-            raise NotFound("the invoice vanished")
-        data = invoice_json(loaded, settings.relay.public_url, settings.relay.secret_key)
+    # open_invoice hands back the invoice with its options and payments loaded
+    invoice, created = open_invoice(db_of(current_app), settings, inbound.order, utcnow())
+    data = invoice_json(invoice, settings.relay.public_url, settings.relay.secret_key)
     answer = jsonify(data)
     answer.headers["Location"] = f"/api/v1/invoices/{invoice.id}"
     return answer, 201 if created else 200
@@ -80,9 +74,7 @@ def create_invoice(store_name: str) -> Any:
 def create_refund(store_name: str, order_id: str) -> Any:
     """Open (or return) the refund request for one shop refund; 201 opened, 200 existing."""
     settings = settings_of(current_app)
-    store = settings.stores.get(store_name)
-    if store is None:
-        raise NotFound(f"no store named {store_name!r}")
+    store = store_of(current_app, store_name)
     body = request.get_data(cache=False)
     _authenticate(store, body)
     entry = parse_json(body)
