@@ -26,6 +26,9 @@ _SYMBOL = re.compile(r"^[A-Za-z0-9_.-]{1,16}$")
 _NAME = re.compile(r"^[a-z0-9][a-z0-9_-]{0,62}$")
 _ADDRESS = re.compile(r"^0x[0-9a-fA-F]{40}$")
 RATE_KINDS = ("peg", "fixed", "chainlink", "coingecko")  # see relay/pricing.py
+# Multicall3's address on most EVM chains (github.com/mds1/multicall3): the default of the chain
+# key `multicall3`, through which the watcher reads native balances (relay/chain.py).
+MULTICALL3_ADDRESS = "0xcA11bde05977b3631167028862bE2a173976CA11"
 
 
 @dataclass(frozen=True)
@@ -62,7 +65,10 @@ class AssetSettings:
 
 @dataclass(frozen=True)
 class ChainSettings:
-    """One `[chains.<name>]` table; `confirmations` counts the payment's own block (1 = mined)."""
+    """One `[chains.<name>]` table; `confirmations` counts the payment's own block (1 = mined).
+
+    `multicall3` is the Multicall3 contract's address, "" when balance reads must not use it.
+    """
 
     name: str
     rpc_urls: tuple[str, ...]
@@ -74,6 +80,7 @@ class ChainSettings:
     address_chunk_size: int
     reorg_depth: int
     assets: Mapping[str, AssetSettings]
+    multicall3: str = MULTICALL3_ADDRESS
 
 
 @dataclass(frozen=True)
@@ -373,7 +380,8 @@ def _read_asset(reader: _Reader, symbol: str, table: Mapping[str, Any], path: st
 def _read_chain(reader: _Reader, name: str, table: Mapping[str, Any]) -> ChainSettings:
     path = f"chains.{name}"
     known = {"rpc_urls", "chain_id", "confirmations", "finality", "poll_seconds", "max_block_range"}
-    reader.unknown(table, known | {"address_chunk_size", "reorg_depth", "assets"}, path)
+    more = {"address_chunk_size", "reorg_depth", "multicall3", "assets"}
+    reader.unknown(table, known | more, path)
     if not _NAME.match(name):
         reader.problem(path, "chain name must be lowercase letters, digits, '-' or '_'")
     rpc_urls = reader.strings(table, "rpc_urls", path)
@@ -398,6 +406,11 @@ def _read_chain(reader: _Reader, name: str, table: Mapping[str, Any]) -> ChainSe
         reader.problem(f"{path}.assets", "needs at least one asset")
     if sum(1 for a in assets.values() if a.native) > 1:
         reader.problem(f"{path}.assets", "at most one native asset per chain")
+    multicall3 = reader.string(table, "multicall3", path, MULTICALL3_ADDRESS)
+    if multicall3 and not _ADDRESS.match(multicall3):
+        reader.problem(
+            f"{path}.multicall3", f'must be a 0x-prefixed 20-byte address or "": {multicall3!r}'
+        )
     return ChainSettings(
         name=name,
         rpc_urls=rpc_urls,
@@ -409,6 +422,7 @@ def _read_chain(reader: _Reader, name: str, table: Mapping[str, Any]) -> ChainSe
         address_chunk_size=reader.integer(table, "address_chunk_size", path, 1000, 1),
         reorg_depth=reader.integer(table, "reorg_depth", path, 64, 1),
         assets=assets,
+        multicall3=multicall3,
     )
 
 

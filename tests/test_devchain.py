@@ -83,6 +83,7 @@ def token_contract(w3: Web3, token: str) -> Contract:
 def test_committed_artifacts_are_what_compile_contracts_produces(tmp_path: Path) -> None:
     written = compile_contracts.write_artifacts(out_dir=tmp_path)
     assert sorted(p.name for p in written) == [
+        "Multicall3.json",
         "PaymentRouter.json",
         "TestPriceFeed.json",
         "TestToken.json",
@@ -95,6 +96,7 @@ def test_committed_artifacts_are_what_compile_contracts_produces(tmp_path: Path)
         assert fresh["source_sha256"] == committed["source_sha256"], name
         assert fresh["abi"] == committed["abi"], name
         assert fresh["bytecode"] == committed["bytecode"], name
+        assert fresh.get("deployed_bytecode") == committed.get("deployed_bytecode"), name
         assert fresh["compiler"] == committed["compiler"], name
         assert committed["compiler"].startswith("solc 0.8.37+"), name
         # Byte for byte, so that recompiling never produces a spurious diff.

@@ -13,7 +13,9 @@ Run it after editing a `.sol` file and commit the result::
     python -m relay.devtools.compile_contracts --check    # exit 1 if they are stale
 
 Each artifact is ``{"abi": [...], "bytecode": "0x...", "compiler": "solc <version>",
-"source_sha256": "<sha256 hex of the .sol file>"}``. The output is deterministic: the same
+"source_sha256": "<sha256 hex of the .sol file>"}``; a contract the dev chain installs with
+`anvil_setCode` instead of deploying it (RUNTIME_CONTRACTS: Multicall3) also carries
+``"deployed_bytecode": "0x..."``, its runtime code. The output is deterministic: the same
 sources and compiler give byte-identical files, which the tests verify.
 """
 
@@ -35,8 +37,11 @@ CONTRACTS_DIR = Path(__file__).resolve().parent / "contracts"
 REPO_ROOT = Path(__file__).resolve().parent.parent.parent
 """Repository root: the parent of the `relay` package directory (where node_modules/ lives)."""
 
-CONTRACT_NAMES: tuple[str, ...] = ("TestToken", "PaymentRouter", "TestPriceFeed")
+CONTRACT_NAMES: tuple[str, ...] = ("TestToken", "PaymentRouter", "TestPriceFeed", "Multicall3")
 """Contracts to build; each comes from `<Name>.sol` and is written to `<Name>.json`."""
+
+RUNTIME_CONTRACTS: tuple[str, ...] = ("Multicall3",)
+"""Contracts whose artifact also holds `deployed_bytecode` (runtime code, for anvil_setCode)."""
 
 EVM_VERSION = "cancun"
 """Target EVM. Anvil 1.7.1 defaults to a later fork, and cancun also runs on older nodes."""
@@ -84,7 +89,9 @@ def _standard_json_input(sources: dict[str, str]) -> dict[str, Any]:
         "settings": {
             "optimizer": {"enabled": True, "runs": OPTIMIZER_RUNS},
             "evmVersion": EVM_VERSION,
-            "outputSelection": {"*": {"*": ["abi", "evm.bytecode.object"]}},
+            "outputSelection": {
+                "*": {"*": ["abi", "evm.bytecode.object", "evm.deployedBytecode.object"]}
+            },
         },
     }
 
@@ -124,6 +131,9 @@ def compile_sources(source_dir: Path = CONTRACTS_DIR) -> dict[str, dict[str, Any
             "compiler": f"solc {reply['version']}",
             "source_sha256": hashlib.sha256(raw[name]).hexdigest(),
         }
+        if name in RUNTIME_CONTRACTS:
+            runtime = contract["evm"]["deployedBytecode"]["object"]
+            artifacts[name]["deployed_bytecode"] = "0x" + runtime
     return artifacts
 
 

@@ -8,7 +8,10 @@ and exercises the contracts whose compiled artifacts are committed in
 
 - `TestToken`: a minimal ERC-20 whose `mint` is open to anyone;
 - `PaymentRouter`: awkward payment shapes (several transfers in one transaction, ETH sent by an
-  internal call, transactions that move value and then revert).
+  internal call, transactions that move value and then revert);
+- `Multicall3` (github.com/mds1/multicall3): installed by `Anvil.start` at its canonical address
+  `relay.config.MULTICALL3_ADDRESS` with `anvil_setCode`, as most real chains have it, so the
+  relay's balance reads (one aggregate3 `eth_call` per address chunk) run as in production.
 
 Every transaction is sent from one of anvil's unlocked dev accounts (derived from DEV_MNEMONIC)
 with `eth_sendTransaction`, so no private key appears in code. Helpers wait for the receipt
@@ -44,6 +47,8 @@ from web3 import Web3
 from web3.contract import Contract
 from web3.types import RPCEndpoint, TxParams, TxReceipt, Wei
 
+from relay.config import MULTICALL3_ADDRESS
+
 __all__ = [
     "DEV_MNEMONIC",
     "Anvil",
@@ -52,6 +57,7 @@ __all__ = [
     "deploy_router",
     "deploy_token",
     "forward_eth",
+    "install_multicall3",
     "load_artifact",
     "mint",
     "send_eth",
@@ -146,7 +152,9 @@ class Anvil:
     Use it as a context manager, or call start() and stop(). With port=None anvil picks a free
     port itself, so `url` is known only once started. With block_time (seconds, may be
     fractional) blocks are mined on that interval instead of one per transaction (automine).
-    Accounts are derived from DEV_MNEMONIC, each funded with balance_eth ether.
+    Accounts are derived from DEV_MNEMONIC, each funded with balance_eth ether. With
+    multicall3=True (the default) Multicall3 is installed at MULTICALL3_ADDRESS once the node
+    answers, before any block is mined, so every block of the chain has it.
     """
 
     def __init__(
@@ -157,6 +165,7 @@ class Anvil:
         port: int | None = None,
         accounts: int = 10,
         balance_eth: int = 10_000,
+        multicall3: bool = True,
     ) -> None:
         if block_time is not None and block_time <= 0:
             raise ValueError("block_time must be positive seconds, or None for automine")
@@ -166,6 +175,7 @@ class Anvil:
         self._requested_port = port
         self.n_accounts = accounts
         self.balance_eth = balance_eth
+        self.multicall3 = multicall3
         self._process: subprocess.Popen[bytes] | None = None
         self._log_path: Path | None = None
         self._session: requests.Session | None = None
@@ -234,6 +244,8 @@ class Anvil:
         atexit.register(self.stop)
         try:
             self._wait_until_ready()
+            if self.multicall3:
+                install_multicall3(self.w3)
         except BaseException:
             self.stop()
             self.port = requested_port
@@ -402,6 +414,17 @@ class Anvil:
         if seconds < 0:
             raise ValueError("seconds must be >= 0")
         self.rpc("evm_setIntervalMining", [int(seconds)])
+
+
+def install_multicall3(w3: Web3, address: str = MULTICALL3_ADDRESS) -> None:
+    """Put Multicall3's runtime code at `address` on an anvil node (anvil_setCode).
+
+    The code comes from the committed artifact `Multicall3.json` (`deployed_bytecode`). The
+    change applies to the node's current state without mining a block; on a node at block 0 the
+    genesis block then holds it too. Raises RuntimeError if the node refuses the call.
+    """
+    code = load_artifact("Multicall3")["deployed_bytecode"]
+    _rpc(w3, "anvil_setCode", [_checksum(address), code])
 
 
 def _reorg_tx(tx: Any) -> Any:
