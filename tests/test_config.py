@@ -141,3 +141,17 @@ def test_relative_spec_path_is_read_from_the_config_folder(tmp_path: Path) -> No
     config.write_text(toml_dump(data))
     settings = load_settings(config, env={})
     assert settings.stores["shop"].spec == str(tmp_path / "specs" / "myshop.toml")
+
+
+def test_multicall3_defaults_to_the_canonical_address_and_is_validated() -> None:
+    settings = parse_settings(config_dict(), env={})
+    assert settings.chains["dev"].multicall3 == "0xcA11bde05977b3631167028862bE2a173976CA11"
+    data = config_dict()
+    data["chains"]["dev"]["multicall3"] = ""
+    assert parse_settings(data, env={}).chains["dev"].multicall3 == ""
+    data["chains"]["dev"]["multicall3"] = "0xca11"
+    assert problems_of(data) == {
+        "chains.dev.multicall3": "must be a 0x-prefixed 20-byte address or \"\": '0xca11'"
+    }
+    data["chains"]["dev"]["multicall3"] = 7
+    assert problems_of(data) == {"chains.dev.multicall3": "must be a string"}
