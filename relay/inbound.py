@@ -55,7 +55,11 @@ class Inbound:
 
 
 def header(headers: Mapping[str, str], name: str) -> str | None:
-    """Return a header's value by case-insensitive name, or None."""
+    """Return a header's value by case-insensitive name, or None (a werkzeug `Headers` answers
+    `get` case-insensitively at once; a plain dict is searched)."""
+    value = headers.get(name)
+    if value is not None:
+        return value
     lowered = name.lower()
     return next((v for k, v in headers.items() if k.lower() == lowered), None)
 

@@ -347,8 +347,28 @@ def compile_path(expression: str) -> ParsedResult:
     return jmespath.compile(expression)
 
 
+_FIELD_CHAIN = re.compile(r"[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*")
+
+
+@lru_cache(maxsize=512)
+def _field_chain(expression: str) -> tuple[str, ...] | None:
+    """Return the keys of a plain field chain (`billing.email`), or None for other JMESPath."""
+    return tuple(expression.split(".")) if _FIELD_CHAIN.fullmatch(expression) else None
+
+
 def read_path(payload: Any, path: str) -> Any:
-    """Return the value of a JMESPath expression over a JSON document (None when absent)."""
+    """Return the value of a JMESPath expression over a JSON document (None when absent).
+
+    A plain field chain is read with dict lookups (JMESPath's result, about 8 times faster: the
+    webhook route reads a dozen fields per order; bench/README.md, ingest).
+    """
+    keys = _field_chain(path)
+    if keys is not None:
+        for key in keys:
+            if not isinstance(payload, dict):
+                return None
+            payload = payload.get(key)
+        return payload
     try:
         return compile_path(path).search(payload)
     except JMESPathError:
