@@ -87,10 +87,9 @@ def serve(config_path: str, no_scheduler: bool, threads: int) -> None:
     settings = _load(config_path)
     db = Database(settings.relay.database_url)
     db.create_schema()
-    app = create_app(settings, db)
-    runtime = None
-    if not no_scheduler:
-        runtime = Runtime(settings, db)
+    runtime = None if no_scheduler else Runtime(settings, db)
+    app = create_app(settings, db, on_queued=runtime.wake_inbox if runtime else None)
+    if runtime is not None:
         build_scheduler(runtime).start()
     host, _, port = settings.relay.listen.rpartition(":")
     logging.getLogger("relay").info("serving on http://%s:%s", host, port)

@@ -15,7 +15,7 @@ from collections.abc import Iterator
 from contextlib import AbstractContextManager, contextmanager, nullcontext
 from typing import Any
 
-from sqlalchemy import Engine, create_engine, event, inspect, select, text
+from sqlalchemy import Connection, Engine, Table, create_engine, event, inspect, select, text
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -69,9 +69,78 @@ class Database:
             finally:
                 session.close()
 
+    @contextmanager
+    def connection(self) -> Iterator[Connection]:
+        """Yield a Core connection inside one transaction (hot paths that need no ORM objects)."""
+        with self._turn, self.engine.begin() as connection:
+            yield connection
+
     def dispose(self) -> None:
         """Close every pooled connection."""
         self.engine.dispose()
+
+
+class GroupedInserts:
+    """Insert rows into one table from many threads, committing concurrent rows together.
+
+    `insert(row)` returns once its row is committed, or raises what the commit raised. A thread
+    that finds no write running becomes the writer: it commits every row queued so far in one
+    transaction, wakes their threads, and hands the writing on to the first thread that queued
+    meanwhile (group commit). Waiting threads sleep on their own event, so a commit wakes each
+    of them once. Under load this saves a transaction per row, and on PostgreSQL a round trip
+    and an fsync (bench/README.md, ingest).
+    """
+
+    def __init__(self, db: Database, table: Table) -> None:
+        self._db = db
+        self._statement = table.insert()
+        self._lock = threading.Lock()
+        self._queue: list[_QueuedRow] = []
+        self._writing = False
+
+    def insert(self, row: dict[str, Any]) -> None:
+        """Insert one row (column name → value); return when it is committed."""
+        mine = _QueuedRow(row)
+        with self._lock:
+            self._queue.append(mine)
+            writer = not self._writing
+            self._writing = True
+        if not writer:
+            mine.event.wait()
+            if not mine.writer:
+                if mine.error is not None:
+                    raise mine.error
+                return
+        with self._lock:
+            batch, self._queue = self._queue, []
+        error: BaseException | None = None
+        try:
+            with self._db.connection() as connection:
+                connection.execute(self._statement, [item.row for item in batch])
+        except BaseException as exc:
+            error = exc
+        with self._lock:
+            successor = self._queue[0] if self._queue else None
+            self._writing = successor is not None
+        for item in batch:
+            if item is not mine:
+                item.error = error
+                item.event.set()
+        if successor is not None:
+            successor.writer = True
+            successor.event.set()
+        if error is not None:
+            raise error
+
+
+class _QueuedRow:
+    __slots__ = ("error", "event", "row", "writer")
+
+    def __init__(self, row: dict[str, Any]) -> None:
+        self.row = row
+        self.event = threading.Event()
+        self.writer = False  # set when this row's thread is to write the next batch
+        self.error: BaseException | None = None
 
 
 # Columns added to existing tables since schema version 1: (table, column, DDL type and default).

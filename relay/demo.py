@@ -102,8 +102,9 @@ class _Relay:
         self.db = Database(settings.relay.database_url)
         self.db.create_schema()
         host, _, port = settings.relay.listen.rpartition(":")
-        self.server: Any = create_server(create_app(settings, self.db), host=host, port=int(port))
         self.runtime = Runtime(settings, self.db)
+        app = create_app(settings, self.db, on_queued=self.runtime.wake_inbox)
+        self.server: Any = create_server(app, host=host, port=int(port))
         self.scheduler = build_scheduler(self.runtime)
         self.thread = threading.Thread(target=self.server.run, daemon=True)
 

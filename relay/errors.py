@@ -81,8 +81,9 @@ class InvoiceError(RelayError):
 
 
 class RateUnavailable(InvoiceError):
-    """Raise when no rate source answered for an asset."""
+    """Raise when no rate source answered for an asset (503: the same order may work later)."""
 
+    http_status = 503
     code = "rate_unavailable"
 
 

@@ -113,6 +113,15 @@ def default_rates(settings: Settings) -> Rates:
     return entry[1]
 
 
+def check_order(order: OrderData) -> None:
+    """Raise InvoiceError when an order can never get an invoice: a total that is not positive,
+    or a currency that is not an ISO 4217 code."""
+    if not order.total.is_finite() or order.total <= 0:
+        raise InvoiceError(f"order total must be positive, got {order.total}")
+    if len(order.currency) != 3 or not order.currency.isalpha():
+        raise InvoiceError(f"order currency must be an ISO 4217 code, got {order.currency!r}")
+
+
 def open_invoice(
     db: Database,
     settings: Settings,
@@ -122,16 +131,14 @@ def open_invoice(
 ) -> tuple[Invoice, bool]:
     """Return the invoice for the order, opening it if there is none: (invoice, created).
 
-    raises InvoiceError (nothing written) when the total is not positive or no option can be
-    priced. Concurrent calls for one order make exactly one invoice. Options whose rate is
-    unavailable are left out and listed in `unavailable_options` with the reason.
+    raises InvoiceError (nothing written) when the total is not positive, RateUnavailable (an
+    InvoiceError) when no option can be priced. Concurrent calls for one order make exactly one
+    invoice. Options whose rate is unavailable are left out and listed in `unavailable_options`
+    with the reason.
     """
     rates = rates or default_rates(settings)
     store = settings.stores[order.store]
-    if not order.total.is_finite() or order.total <= 0:
-        raise InvoiceError(f"order total must be positive, got {order.total}")
-    if len(order.currency) != 3 or not order.currency.isalpha():
-        raise InvoiceError(f"order currency must be an ISO 4217 code, got {order.currency!r}")
+    check_order(order)
     for _ in range(OPEN_RETRIES):
         try:
             with db.transaction() as session:
@@ -182,7 +189,7 @@ def _build_invoice(
         priced.append((chain, asset, rate, to_base_units(order.total, rate.rate, asset.decimals)))
     if not priced:
         reasons = "; ".join(item["reason"] for item in unavailable)
-        raise InvoiceError("no payment option could be priced: " + reasons)
+        raise RateUnavailable("no payment option could be priced: " + reasons)
     index = _next_address_index(session, store.xpub)
     address = derive_address(store.xpub, index)
     expiry = (

@@ -26,7 +26,7 @@ from sqlalchemy import (
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
-SCHEMA_VERSION = 2  # 2: invoices.subscription_id, refunds (relay/db.py upgrades 1 → 2)
+SCHEMA_VERSION = 3  # 2: invoices.subscription_id, refunds; 3: inbox (relay/db.py upgrades)
 
 
 class UTCDateTime(TypeDecorator[datetime]):
@@ -293,6 +293,29 @@ class DeliveryAttempt(Base):
     error: Mapped[str] = mapped_column(Text, default="")
 
     delivery: Mapped[Delivery] = relationship(back_populates="attempt_log")
+
+
+class InboxOrder(Base):
+    """A verified storefront order the webhook route accepted, waiting for its invoice.
+
+    `order` holds relay.invoices.OrderData's fields (`total` a decimal string). The inbox job
+    (relay/inbox.py) deletes the row once the invoice is open; `status` "failed" keeps a row whose
+    order can never be invoiced, with the reason in `last_error`.
+    """
+
+    __tablename__ = "inbox"
+    __table_args__ = (Index("ix_inbox_due", "status", "next_attempt_at"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    store: Mapped[str] = mapped_column(String(64))
+    order_id: Mapped[str] = mapped_column(String(128))
+    topic: Mapped[str] = mapped_column(String(64), default="")
+    order: Mapped[dict[str, Any]] = mapped_column(JSON)
+    status: Mapped[str] = mapped_column(String(16), default="queued")  # queued|failed
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[datetime] = mapped_column(UTCDateTime)  # also the claim's lease
+    last_error: Mapped[str] = mapped_column(Text, default="")
+    received_at: Mapped[datetime] = mapped_column(UTCDateTime)
 
 
 class ChainCursor(Base):

@@ -1,11 +1,18 @@
-"""Run the relay's periodic jobs with APScheduler: one watcher per chain, delivery, expiry sweep."""
+"""Run the relay's jobs: watchers (one per chain), delivery, expiry sweep and reconciliation with
+APScheduler; the inbox on a thread of its own that the webhook route wakes (`Runtime.wake_inbox`).
+
+The inbox thread starts and stops with the scheduler (its start and shutdown events), so callers
+only start and shut down the scheduler `build_scheduler` returns.
+"""
 
 from __future__ import annotations
 
 import logging
+import threading
 from collections.abc import Callable
 from functools import partial
 
+from apscheduler.events import EVENT_SCHEDULER_SHUTDOWN, EVENT_SCHEDULER_STARTED, SchedulerEvent
 from apscheduler.schedulers.background import BackgroundScheduler
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm.exc import StaleDataError
@@ -14,6 +21,7 @@ from relay.chain import ChainFeeds, Web3Chain
 from relay.config import ChainSettings, Settings
 from relay.db import Database
 from relay.delivery import Sender, deliver_due
+from relay.inbox import open_queued
 from relay.models import utcnow
 from relay.pricing import Rates
 from relay.reconcile import reconcile_store
@@ -23,6 +31,7 @@ log = logging.getLogger(__name__)
 
 DELIVERY_SECONDS = 1.0
 SWEEP_SECONDS = 5.0
+INBOX_SECONDS = 1.0  # how often the inbox is polled when nothing wakes it (another process)
 
 
 class Runtime:
@@ -32,12 +41,30 @@ class Runtime:
         self.settings = settings
         self.db = db
         self.chains = {
-            name: Web3Chain(chain.rpc_urls, address_chunk_size=chain.address_chunk_size)
+            name: Web3Chain(
+                chain.rpc_urls,
+                address_chunk_size=chain.address_chunk_size,
+                multicall3=chain.multicall3,
+            )
             for name, chain in settings.chains.items()
         }
         self.sender = Sender(settings)
         self.scheduler: BackgroundScheduler | None = None
         self.rates = Rates(settings, ChainFeeds(self.chains))
+        self.inbox = InboxLoop(_guarded("inbox", self.open_inbox), INBOX_SECONDS)
+
+    def open_inbox(self) -> None:
+        """Open the invoices of queued orders until none is due, then wake the delivery job."""
+        opened = 0
+        while (handled := open_queued(self.db, self.settings, utcnow(), self.rates)) > 0:
+            opened += handled
+        if opened and self.scheduler is not None:
+            # the payment link goes to the order now, not on the delivery job's next tick
+            self.scheduler.modify_job("deliver", next_run_time=utcnow())
+
+    def wake_inbox(self) -> None:
+        """Run the inbox at once (called by the webhook route after it queued an order)."""
+        self.inbox.wake()
 
     def scan(self, chain: ChainSettings) -> None:
         """Run one watcher tick for a chain, then wake the delivery job (bench: latency)."""
@@ -66,6 +93,45 @@ class Runtime:
             chain.close()
 
 
+class InboxLoop:
+    """Run `drain` on a daemon thread: at once when woken, else every `seconds`.
+
+    A wake while `drain` runs makes it run once more, so no queued order waits for the poll.
+    """
+
+    def __init__(self, drain: Callable[[], None], seconds: float) -> None:
+        self._drain = drain
+        self._seconds = seconds
+        self._wake = threading.Event()
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def wake(self) -> None:
+        """Ask for a drain now (cheap; safe from any thread)."""
+        self._wake.set()
+
+    def start(self) -> None:
+        """Start the thread (idempotent)."""
+        if self._thread is None:
+            self._stop.clear()
+            self._thread = threading.Thread(target=self._run, name="relay-inbox", daemon=True)
+            self._thread.start()
+
+    def stop(self, timeout: float = 30.0) -> None:
+        """Stop the thread after its current drain (waits up to `timeout` seconds)."""
+        self._stop.set()
+        self._wake.set()
+        if self._thread is not None:
+            self._thread.join(timeout)
+            self._thread = None
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            self._drain()
+            self._wake.wait(self._seconds)
+            self._wake.clear()
+
+
 def _guarded(name: str, job: Callable[[], None]) -> Callable[[], None]:
     def run() -> None:
         try:
@@ -84,6 +150,14 @@ def build_scheduler(runtime: Runtime) -> BackgroundScheduler:
     """Return a scheduler (not started) with every job; each job runs one at a time."""
     scheduler = BackgroundScheduler(timezone="UTC")
     runtime.scheduler = scheduler
+
+    def inbox_follows(event: SchedulerEvent) -> None:
+        if event.code == EVENT_SCHEDULER_STARTED:
+            runtime.inbox.start()
+        else:
+            runtime.inbox.stop()
+
+    scheduler.add_listener(inbox_follows, EVENT_SCHEDULER_STARTED | EVENT_SCHEDULER_SHUTDOWN)
     options = {"max_instances": 1, "coalesce": True, "misfire_grace_time": None}
     for chain in runtime.settings.chains.values():
         scheduler.add_job(

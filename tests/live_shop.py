@@ -30,9 +30,8 @@ from relay.devtools.devchain import Anvil, deploy_router, deploy_token, mint
 from relay.devtools.woostore import WooStore
 from relay.models import AddressCounter, Base, Refund, utcnow
 from relay.pricing import Rates
-from relay.web.app import create_app
 from tests.conftest import ADMIN_TOKEN, MERCHANT_XPUB, WEBHOOK_SECRET, config_dict, database_url_for
-from tests.support import AppServer, write_config
+from tests.support import AppServer, relay_app, write_config
 from tests.test_scenarios import Chain, World
 
 USDC = 10**6
@@ -178,7 +177,7 @@ def live_shop(chain: Chain, tmp: Path, **store_extra: Any) -> Iterator[LiveShop]
         stack.callback(sender.close)
         rates = Rates(settings, ChainFeeds({"dev": client}))
         world = World(chain, store, settings, db, client, sender, rates)
-        server = stack.enter_context(AppServer(create_app(settings, db)))
+        server = stack.enter_context(AppServer(relay_app(settings, db)))
         store.add_webhook("order.updated", f"{server.url}/hooks/shop", WEBHOOK_SECRET)
         # the CLI's config file: the same relay (toml_dump writes no arrays of tables)
         plain = dict(data["stores"]["shop"])

@@ -12,11 +12,40 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 import requests
+from flask import Flask
 
+from relay.config import Settings
+from relay.db import Database
+from relay.inbox import open_queued
+from relay.models import utcnow
+from relay.web.app import create_app
 from tests.conftest import ADMIN_TOKEN
 
 T = TypeVar("T")
 TIMEOUT = 45
+
+
+def relay_app(settings: Settings, db: Database) -> Flask:
+    """Return the web app as `relay serve` builds it, with the inbox drained in the request's
+    own thread once a webhook queued an order, so a test sees the invoice with the answer."""
+
+    def drain() -> None:
+        while open_queued(db, settings, utcnow()) > 0:
+            pass
+
+    return create_app(settings, db, on_queued=drain)
+
+
+def invoice_of(client: Any, store: str, order_id: str) -> dict[str, Any]:
+    """Return the invoice JSON of a store's order through the admin API of a Flask test client
+    (raises AssertionError when there is not exactly one)."""
+    answer = client.get(
+        "/api/v1/admin/invoices",
+        query_string={"store": store, "order_id": order_id},
+        headers={"Authorization": f"Bearer {ADMIN_TOKEN}"},
+    )
+    (invoice,) = answer.json["invoices"]
+    return dict(invoice)
 
 
 def wait_for(what: str, probe: Callable[[], T | None], timeout: float = TIMEOUT) -> T:

@@ -13,7 +13,7 @@ from bench import backlog, ingest, latency, memory, scan
 
 def test_ingest_accepts_every_webhook_as_an_invoice(tmp_path: Path) -> None:
     result = ingest.run(
-        duration=1, rounds=1, warmup=0, max_rate=400, connections=2, workdir=tmp_path
+        duration=1, rounds=1, warmup=0, max_rate=5000, connections=2, workdir=tmp_path
     )
     assert result["errors"] == 0
     assert result["accepted"] > 0

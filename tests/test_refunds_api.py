@@ -25,9 +25,8 @@ from relay.invoices import find_invoice
 from relay.links import payment_token
 from relay.models import Invoice, Refund, utcnow
 from relay.signing import sign_standard_webhook
-from relay.web.app import create_app
 from tests.conftest import ADMIN_TOKEN, SAMPLES, SECRET_KEY, config_dict
-from tests.support import AppServer, wait_for
+from tests.support import AppServer, relay_app, wait_for
 
 API_TOKEN = "shop-api-token-0123456789"
 SHOP_SECRET = "whsec_" + base64.b64encode(b"custom shop signing key 0123456").decode()
@@ -65,7 +64,7 @@ def relay_settings() -> Settings:
 
 @pytest.fixture
 def client(db: Database, relay_settings: Settings) -> FlaskClient:
-    return create_app(relay_settings, db).test_client()
+    return relay_app(relay_settings, db).test_client()
 
 
 def bearer() -> dict[str, str]:
@@ -218,7 +217,7 @@ def test_shopify_refund_webhook_opens_a_request_and_notes_the_link(
     settings = parse_settings(data, env={})
     fixture = json.loads((SAMPLES / "shopify_rest_order_fixture.json").read_text())["order"]
     fixture.update(financial_status="pending", gateway=METHOD, payment_gateway_names=[METHOD])
-    with AppServer(create_app(settings, db)) as server:
+    with AppServer(relay_app(settings, db)) as server:
         for topic in ("orders/create", "refunds/create"):
             shopify.add_webhook(topic, f"{server.url}/hooks/shop")
         order = shopify.create_order(fixture)

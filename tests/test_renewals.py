@@ -27,9 +27,9 @@ from relay.inbound import read_order
 from relay.invoices import find_invoice
 from relay.reconcile import reconcile_store
 from relay.specs import load_spec
-from relay.web.app import create_app
 from tests.conftest import SAMPLES, WEBHOOK_SECRET, config_dict
 from tests.live_shop import USDC, LiveShop, dev_chain, live_shop
+from tests.support import relay_app
 from tests.test_scenarios import Chain
 
 SUBSCRIPTION = "4242"
@@ -85,7 +85,7 @@ def custom_shop(db: Database) -> FlaskClient:
         payment_methods=["crypto"],
         renewal_invoice_expiry_minutes=1440,
     )
-    return create_app(parse_settings(data, env={}), db).test_client()
+    return relay_app(parse_settings(data, env={}), db).test_client()
 
 
 def test_a_custom_shop_sends_the_subscription_id(custom_shop: FlaskClient) -> None:

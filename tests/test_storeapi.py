@@ -24,9 +24,15 @@ from relay.config import parse_settings
 from relay.db import Database
 from relay.devtools.devchain import Anvil, deploy_token, mint, transfer_token
 from relay.signing import sign_standard_webhook, verify_standard_webhook
-from relay.web.app import create_app
 from tests.conftest import config_dict, database_url_for, free_port
-from tests.support import RelayProcess, reset_database, wait_for, write_config
+from tests.support import (
+    RelayProcess,
+    invoice_of,
+    relay_app,
+    reset_database,
+    wait_for,
+    write_config,
+)
 
 API_TOKEN = "shop-api-token-0123456789"
 SHOP_SECRET = "whsec_" + base64.b64encode(b"custom shop signing key 0123456").decode()
@@ -47,7 +53,7 @@ def relay_store(**extra: Any) -> dict[str, Any]:
 def client(db: Database) -> FlaskClient:
     data = relay_store()
     data["stores"]["plain"] = dict(data["stores"]["shop"], api_token="")
-    return create_app(parse_settings(data, env={}), db).test_client()
+    return relay_app(parse_settings(data, env={}), db).test_client()
 
 
 def order(**fields: Any) -> dict[str, Any]:
@@ -149,7 +155,8 @@ def test_relay_platform_webhook_takes_a_standard_webhooks_event(client: FlaskCli
     event = {"type": "order.created", "timestamp": "2030-01-01T00:00:00Z", "data": order()}
     body = json.dumps(event).encode()
     answer = client.post("/hooks/shop", data=body, headers=signed(body))
-    assert answer.status_code == 200 and answer.json is not None and answer.json["created"]
+    assert answer.status_code == 200 and answer.json is not None and answer.json["queued"]
+    assert invoice_of(client, "shop", order()["order_id"])["amount"] == order()["amount"]
     other = json.dumps(dict(event, type="customer.created")).encode()
     ignored = client.post("/hooks/shop", data=other, headers=signed(other))
     assert ignored.json is not None and "topic" in ignored.json["ignored"]

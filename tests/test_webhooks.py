@@ -22,9 +22,8 @@ from relay.devtools.woostore import WooStore
 from relay.invoices import OrderData, open_invoice
 from relay.models import Invoice, utcnow
 from relay.outbox import queue_event
-from relay.web.app import create_app
 from tests.conftest import ADMIN_TOKEN, config_dict
-from tests.support import AppServer, write_config
+from tests.support import AppServer, relay_app, write_config
 
 OLD_SECRET = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"  # the Standard Webhooks test vector's
 NEW_SECRET = "whsec_" + "QUJDREVGR0hJSktMTU5PUFFSU1RVVldYWVo="
@@ -133,7 +132,7 @@ def test_admin_api_and_cli_list_show_and_redeliver(
     receiver["answers"] = [404]  # a 4xx other than 408/429 fails the delivery at once
     open_one(db, settings, store)
     send_all(db, settings)
-    client = create_app(settings, db).test_client()
+    client = relay_app(settings, db).test_client()
     auth = {"Authorization": f"Bearer {ADMIN_TOKEN}"}
     failed = client.get("/api/v1/admin/deliveries?status=failed", headers=auth).json
     assert failed is not None

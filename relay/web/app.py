@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from typing import Any
 
 from flask import Flask, jsonify
@@ -11,6 +12,7 @@ from werkzeug.exceptions import HTTPException
 from relay.config import Settings, StoreSettings
 from relay.db import Database
 from relay.errors import NotFound, RelayError
+from relay.inbox import Inbox
 
 log = logging.getLogger(__name__)
 
@@ -20,8 +22,16 @@ def error_body(code: str, message: str) -> dict[str, Any]:
     return {"error": {"code": code, "message": message}}
 
 
-def create_app(settings: Settings, db: Database | None = None) -> Flask:
-    """Build the web app for validated settings; creates the schema if needed."""
+def create_app(
+    settings: Settings,
+    db: Database | None = None,
+    on_queued: Callable[[], None] | None = None,
+) -> Flask:
+    """Build the web app for validated settings; creates the schema if needed.
+
+    `on_queued` is called after the webhook route queued an order in the inbox (the scheduler's
+    `Runtime.wake_inbox` when it runs in the same process; otherwise its job polls).
+    """
     from relay.web import api, hooks, ops, pay, refund, refunds_api, storeapi
 
     app = Flask("relay.web")
@@ -31,6 +41,8 @@ def create_app(settings: Settings, db: Database | None = None) -> Flask:
         database.create_schema()
     app.extensions["relay.settings"] = settings
     app.extensions["relay.db"] = database
+    app.extensions["relay.on_queued"] = on_queued
+    app.extensions["relay.inbox"] = Inbox(database)
     app.register_blueprint(hooks.bp)
     app.register_blueprint(api.bp)
     app.register_blueprint(pay.bp)
@@ -74,3 +86,16 @@ def db_of(app: Flask) -> Database:
     """Return the app's database."""
     database: Database = app.extensions["relay.db"]
     return database
+
+
+def inbox_of(app: Flask) -> Inbox:
+    """Return the app's inbox (where the webhook route queues orders)."""
+    inbox: Inbox = app.extensions["relay.inbox"]
+    return inbox
+
+
+def wake_inbox(app: Flask) -> None:
+    """Tell this process's inbox job (if it runs here) that an order was queued."""
+    on_queued: Callable[[], None] | None = app.extensions.get("relay.on_queued")
+    if on_queued is not None:
+        on_queued()

@@ -18,6 +18,7 @@ from sqlalchemy import func, select, text
 
 from relay.chain import ChainUnavailable, Web3Chain
 from relay.db import Database
+from relay.inbox import counts as inbox_counts
 from relay.models import ChainCursor, Delivery, Invoice, utcnow
 from relay.web.app import db_of, settings_of
 
@@ -85,8 +86,15 @@ class _StateCollector(Collector):
         lag = GaugeMetricFamily(
             "relay_watcher_lag_blocks", "Blocks between the head and the cursor.", labels=["chain"]
         )
+        inbox = GaugeMetricFamily(
+            "relay_inbox_orders",
+            "Accepted webhook orders without an invoice yet (queued) or never (failed).",
+            labels=["status"],
+        )
         now = utcnow()
         with self.db.transaction() as session:
+            for status, count in inbox_counts(session).items():
+                inbox.add_metric([status], count)
             for store, status, count in session.execute(
                 select(Invoice.store, Invoice.status, func.count()).group_by(
                     Invoice.store, Invoice.status
@@ -105,7 +113,7 @@ class _StateCollector(Collector):
                 cursor_block.add_metric([cursor.chain], cursor.block_number)
                 if cursor.chain in self.heads:
                     lag.add_metric([cursor.chain], self.heads[cursor.chain] - cursor.block_number)
-        yield from (invoices, deliveries, oldest, cursor_block, lag)
+        yield from (invoices, deliveries, oldest, cursor_block, lag, inbox)
 
 
 @bp.get("/metrics")
