@@ -46,7 +46,7 @@ function init(args)
   index = 0
   sent = 0
   ok = 0
-  created = 0
+  queued = 0
   bad = 0
   wrapped = 0
 end
@@ -64,8 +64,8 @@ end
 function response(status, headers, body)
   if status == 200 then
     ok = ok + 1
-    if body and body:find('"created":true', 1, true) then
-      created = created + 1
+    if body and body:find('"queued":true', 1, true) then
+      queued = queued + 1
     end
   else
     bad = bad + 1
@@ -73,21 +73,21 @@ function response(status, headers, body)
 end
 
 function done(summary, latency, requests)
-  local sent_all, ok_all, created_all, bad_all, wrapped_all = 0, 0, 0, 0, 0
+  local sent_all, ok_all, queued_all, bad_all, wrapped_all = 0, 0, 0, 0, 0
   for _, thread in ipairs(threads) do
     sent_all = sent_all + thread:get("sent")
     ok_all = ok_all + thread:get("ok")
-    created_all = created_all + thread:get("created")
+    queued_all = queued_all + thread:get("queued")
     bad_all = bad_all + thread:get("bad")
     wrapped_all = wrapped_all + thread:get("wrapped")
   end
   local e = summary.errors
   io.write(string.format(
-    'BENCH_JSON {"requests": %d, "duration_us": %d, "sent": %d, "ok": %d, "created": %d, ' ..
+    'BENCH_JSON {"requests": %d, "duration_us": %d, "sent": %d, "ok": %d, "queued": %d, ' ..
     '"non_200": %d, "wrapped": %d, "connect_errors": %d, "read_errors": %d, ' ..
     '"write_errors": %d, "timeouts": %d, "p50_us": %d, "p90_us": %d, "p99_us": %d, ' ..
     '"p999_us": %d, "max_us": %d, "mean_us": %.1f}\n',
-    summary.requests, summary.duration, sent_all, ok_all, created_all, bad_all, wrapped_all,
+    summary.requests, summary.duration, sent_all, ok_all, queued_all, bad_all, wrapped_all,
     e.connect, e.read, e.write, e.timeout,
     latency:percentile(50), latency:percentile(90), latency:percentile(99),
     latency:percentile(99.9), latency.max, latency.mean))

@@ -5,9 +5,10 @@ process as `relay serve --no-scheduler` does (waitress, 8 threads), built by ben
 adds `/bench/ceiling`: a bare route that only answers 200. wrk (Debian package `wrk`), in another
 process on loopback, drives both in turns with bench/ingest.lua, which cycles through pre-signed
 distinct bodies so every request to the relay is a new order; after the rounds, the relay is
-paced at `--paced` (default half) of its best rate to see its latency below saturation. After the
-run the invoices in the database are counted: every webhook answered 200 with `"created": true`
-must be one invoice.
+paced at `--paced` (default half) of its best rate to see its latency below saturation. The route
+answers once the order is in the inbox (relay/inbox.py); after the run the inbox is drained as
+the inbox job does it (timed: invoices opened per second) and the invoices are counted: every
+webhook answered 200 with `"queued": true` must be one invoice, and nothing left in the inbox.
 
 Without wrk (`--load python`), a threaded Python client does the same, less precisely.
 """
@@ -126,7 +127,7 @@ def run_python(
     """Do what run_wrk does with `connections` Python threads (for machines without wrk)."""
     lines = bodies.read_bytes().splitlines()
     latencies: list[float] = []
-    counts = {"sent": 0, "ok": 0, "created": 0, "non_200": 0, "wrapped": 0, "errors": 0}
+    counts = {"sent": 0, "ok": 0, "queued": 0, "non_200": 0, "wrapped": 0, "errors": 0}
     lock = threading.Lock()
     deadline = time.monotonic() + duration
 
@@ -160,7 +161,7 @@ def run_python(
                     latencies.append(elapsed * 1e6)
                     if answer.status_code == 200:
                         counts["ok"] += 1
-                        counts["created"] += b'"created":true' in answer.content
+                        counts["queued"] += b'"queued":true' in answer.content
                     else:
                         counts["non_200"] += 1
                 time.sleep(pause_ms / 1000)
@@ -177,7 +178,7 @@ def run_python(
         "duration_us": int(elapsed * 1e6),
         "sent": counts["sent"],
         "ok": counts["ok"],
-        "created": counts["created"],
+        "queued": counts["queued"],
         "non_200": counts["non_200"],
         "wrapped": counts["wrapped"],
         "connect_errors": counts["errors"],
@@ -204,7 +205,7 @@ def _summary(raw: dict[str, Any]) -> dict[str, Any]:
         "max_ms": round(raw["max_us"] / 1000, 2),
         "non_200": raw["non_200"],
         "socket_errors": errors,
-        "created": raw["created"],
+        "queued": raw["queued"],
         "sent": raw["sent"],
         "wrapped": raw["wrapped"],
     }
@@ -223,6 +224,35 @@ def count_invoices(url: str) -> int:
         db.dispose()
 
 
+def drain_inbox(config: Path) -> dict[str, Any]:
+    """Open the invoices of every queued order as the inbox job does (one process, here);
+    return how many, how long it took, and what is left in the inbox."""
+    from relay.config import load_settings
+    from relay.db import Database
+    from relay.inbox import counts, open_queued
+    from relay.models import utcnow
+
+    settings = load_settings(str(config))
+    db = Database(settings.relay.database_url)
+    try:
+        with db.transaction() as session:
+            queued = counts(session)["queued"]
+        started = time.perf_counter()
+        while open_queued(db, settings, utcnow()) > 0:
+            pass
+        seconds = time.perf_counter() - started
+        with db.transaction() as session:
+            left = counts(session)
+    finally:
+        db.dispose()
+    return {
+        "queued": queued,
+        "seconds": round(seconds, 2),
+        "invoices_per_second": round(queued / seconds, 1) if seconds else 0.0,
+        "left": left,
+    }
+
+
 def run(
     *,
     db: str = "sqlite",
@@ -232,7 +262,7 @@ def run(
     server_threads: int = 8,
     load_threads: int = 1,
     load: str = "auto",
-    max_rate: int = 1000,
+    max_rate: int = 3000,
     warmup: float = 2.0,
     paced_fraction: float = 0.5,
     pg_url: str | None = None,
@@ -288,10 +318,11 @@ def run(
         rss_kib = server.rss_kib()
     finally:
         server.stop()
+    drained = drain_inbox(config)
     invoices = count_invoices(url_db)
     ceiling_rate = sum(r["ceiling"]["per_second"] for r in rounds_out) / len(rounds_out)
     relay_rate = sum(r["relay"]["per_second"] for r in rounds_out) / len(rounds_out)
-    created = sum(r["created"] for r in relay_runs)
+    queued = sum(r["queued"] for r in relay_runs)
     accepted = sum(r["requests"] - r["non_200"] for r in relay_runs)
     sent = sum(r["sent"] for r in relay_runs)
     errors = sum(
@@ -315,10 +346,12 @@ def run(
         "relay_p99_ms": max(r["relay"]["p99_ms"] for r in rounds_out),
         "errors": errors,
         "accepted": accepted,
-        "created_answers": created,
+        "queued_answers": queued,
+        "inbox_drain": drained,
         "invoices_in_db": invoices,
-        "every_accepted_is_an_invoice": created == accepted
-        and created <= invoices <= sent
+        "every_accepted_is_an_invoice": queued == accepted
+        and queued <= invoices <= sent
+        and drained["left"] == {"queued": 0, "failed": 0}
         and all(r["wrapped"] == 0 for r in relay_runs),
         "server_rss_mib": round(rss_kib / 1024, 1),
     }
@@ -334,7 +367,7 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=8, help="waitress threads")
     parser.add_argument("--load-threads", type=int, default=1, help="wrk threads")
     parser.add_argument("--load", choices=["auto", "wrk", "python"], default="auto")
-    parser.add_argument("--max-rate", type=int, default=1000, help="bodies per second to make")
+    parser.add_argument("--max-rate", type=int, default=3000, help="bodies per second to make")
     parser.add_argument(
         "--paced", type=float, default=0.5, help="paced run at this fraction of the best rate"
     )

@@ -15,26 +15,28 @@ import os
 
 from flask import Flask
 
-from relay.config import Settings, load_settings
+from relay.config import load_settings
 from relay.db import Database
 from relay.scheduler import Runtime, build_scheduler
-from relay.web.app import create_app, db_of
+from relay.web.app import create_app, settings_of
 
 CEILING_PATH = "/bench/ceiling"
 
 
-def build_app(config_path: str) -> tuple[Flask, Settings]:
-    """Return (the relay's app with the ceiling route, settings), schema created."""
+def build_app(config_path: str, runtime: bool = False) -> tuple[Flask, Runtime | None]:
+    """Return (the relay's app with the ceiling route, its Runtime when `runtime`), schema
+    created; the app wakes the runtime's inbox as `relay serve` does."""
     settings = load_settings(config_path)
     db = Database(settings.relay.database_url)
     db.create_schema()
-    app = create_app(settings, db)
+    jobs = Runtime(settings, db) if runtime else None
+    app = create_app(settings, db, on_queued=jobs.wake_inbox if jobs else None)
 
     def ceiling() -> tuple[str, int]:
         return "", 200
 
     app.add_url_rule(CEILING_PATH, "bench_ceiling", ceiling, methods=["GET", "POST"])
-    return app, settings
+    return app, jobs
 
 
 def main() -> None:
@@ -51,9 +53,10 @@ def main() -> None:
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
     logging.getLogger("apscheduler").setLevel(logging.WARNING)
-    app, settings = build_app(args.config)
-    if args.scheduler:
-        build_scheduler(Runtime(settings, db_of(app))).start()
+    app, jobs = build_app(args.config, runtime=args.scheduler)
+    if jobs is not None:
+        build_scheduler(jobs).start()
+    settings = settings_of(app)
     host, _, port = settings.relay.listen.rpartition(":")
     serve(app, host=host.strip("[]"), port=int(port), threads=args.threads, ident="relay")
 
