@@ -17,7 +17,7 @@ keeps status "failed" with the reason in `last_error`, counted by /metrics.
 from __future__ import annotations
 
 import logging
-from dataclasses import fields
+from dataclasses import dataclass, fields
 from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any, cast
@@ -75,8 +75,18 @@ def order_of(document: dict[str, Any]) -> OrderData:
     return OrderData(**{**document, "total": Decimal(document["total"])})
 
 
-def claim_due(db: Database, now: datetime, limit: int = BATCH) -> list[int]:
-    """Claim up to `limit` queued rows whose time has come, oldest first; return their ids.
+@dataclass(frozen=True)
+class Claimed:
+    """An inbox row a worker claimed: its id, store, order document and tries so far."""
+
+    id: int
+    store: str
+    order: dict[str, Any]
+    attempts: int
+
+
+def claim_due(db: Database, now: datetime, limit: int = BATCH) -> list[Claimed]:
+    """Claim up to `limit` queued rows whose time has come, oldest first.
 
     A claim moves the row's `next_attempt_at` one lease ahead, so no other worker takes it
     meanwhile (PostgreSQL: `FOR UPDATE SKIP LOCKED`; SQLite: one writer at a time anyway).
@@ -93,7 +103,7 @@ def claim_due(db: Database, now: datetime, limit: int = BATCH) -> list[int]:
         rows = list(session.scalars(query))
         for row in rows:
             row.next_attempt_at = now + timedelta(seconds=LEASE_SECONDS)
-        return [row.id for row in rows]
+        return [Claimed(row.id, row.store, dict(row.order), row.attempts) for row in rows]
 
 
 def open_queued(
@@ -105,67 +115,66 @@ def open_queued(
 ) -> int:
     """Open the invoices of up to `limit` due inbox rows; return how many rows were handled.
 
-    Each row is its own unit: an invoice opened (or found: a duplicate webhook) deletes the row;
-    a rate outage or an unexpected error schedules it again; an order that can never be
-    invoiced is marked "failed". Never raises for one row's problem.
+    Each row is its own unit: an invoice opened (or found: a duplicate webhook) deletes the row
+    (the batch's rows in one transaction at the end; a crash before it only makes the next claim
+    find the invoices open); a rate outage or an unexpected error schedules the row again; an
+    order that can never be invoiced is marked "failed". Never raises for one row's problem.
     """
-    ids = claim_due(db, now, limit)
-    for row_id in ids:
-        _open_one(db, settings, row_id, now, rates)
-    return len(ids)
+    claimed = claim_due(db, now, limit)
+    done = [row.id for row in claimed if _open_one(db, settings, row, now, rates)]
+    if done:
+        with db.transaction() as session:
+            session.execute(delete(InboxOrder).where(InboxOrder.id.in_(done)))
+    return len(claimed)
 
 
 def _open_one(
-    db: Database, settings: Settings, row_id: int, now: datetime, rates: Rates | None
-) -> None:
-    with db.transaction() as session:
-        row = session.get(InboxOrder, row_id)
-        if row is None:
-            return
-        store, document, attempts = row.store, dict(row.order), row.attempts
+    db: Database, settings: Settings, row: Claimed, now: datetime, rates: Rates | None
+) -> bool:
+    """Open one claimed row's invoice; return True when the row is done with."""
+    order_id = row.order.get("order_id")
     try:
-        if store not in settings.stores:
-            raise InvoiceError(f"no store named {store!r} in the configuration")
-        invoice, created = open_invoice(db, settings, order_of(document), now, rates)
+        if row.store not in settings.stores:
+            raise InvoiceError(f"no store named {row.store!r} in the configuration")
+        invoice, created = open_invoice(db, settings, order_of(row.order), now, rates)
     except RateUnavailable as exc:
-        _retry(db, row_id, attempts, now, exc.message, logging.WARNING)
-        return
+        _retry(db, row, now, exc.message, logging.WARNING)
+        return False
     except InvoiceError as exc:
         with db.transaction() as session:
-            failed = session.get(InboxOrder, row_id)
+            failed = session.get(InboxOrder, row.id)
             if failed is not None:
                 failed.status = "failed"
-                failed.attempts = attempts + 1
+                failed.attempts = row.attempts + 1
                 failed.last_error = exc.message
-        log.error("store %s order %s: no invoice: %s", store, document["order_id"], exc.message)
-        return
+        log.error("store %s order %s: no invoice: %s", row.store, order_id, exc.message)
+        return False
     except Exception as exc:  # a database or node hiccup: this row waits, the others go on
-        log.exception("store %s order %s: opening failed", store, document["order_id"])
-        _retry(db, row_id, attempts, now, f"{type(exc).__name__}: {exc}", logging.DEBUG)
-        return
-    with db.transaction() as session:
-        session.execute(delete(InboxOrder).where(InboxOrder.id == row_id))
+        log.exception("store %s order %s: opening failed", row.store, order_id)
+        _retry(db, row, now, f"{type(exc).__name__}: {exc}", logging.DEBUG)
+        return False
     if created:
-        log.info("store %s: order %s → invoice %s", store, invoice.order_id, invoice.id)
+        log.info("store %s: order %s → invoice %s", row.store, invoice.order_id, invoice.id)
+    return True
 
 
-def _retry(db: Database, row_id: int, attempts: int, now: datetime, error: str, level: int) -> None:
-    wait = RETRY_SECONDS[min(attempts, len(RETRY_SECONDS) - 1)]
+def _retry(db: Database, claimed: Claimed, now: datetime, error: str, level: int) -> None:
+    wait = RETRY_SECONDS[min(claimed.attempts, len(RETRY_SECONDS) - 1)]
     with db.transaction() as session:
-        row = session.get(InboxOrder, row_id)
+        row = session.get(InboxOrder, claimed.id)
         if row is None:
             return
-        row.attempts = attempts + 1
+        row.attempts = claimed.attempts + 1
         row.next_attempt_at = now + timedelta(seconds=wait)
         row.last_error = error
-        log.log(
-            level,
-            "store %s order %s: no invoice yet (%s); again in %d s",
-            row.store,
-            row.order_id,
-            error,
-            wait,
-        )
+    log.log(
+        level,
+        "store %s order %s: no invoice yet (%s); again in %d s",
+        claimed.store,
+        claimed.order.get("order_id"),
+        error,
+        wait,
+    )
 
 
 def counts(session: Session) -> dict[str, int]:
