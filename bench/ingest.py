@@ -294,15 +294,28 @@ def run(
     relay_runs: list[dict[str, Any]] = []
     rounds_out: list[dict[str, Any]] = []
     paced: dict[str, Any] | None = None
+
+    def phase(
+        path: str, bodies_path: Path, seconds: float, pause_ms: float = 0.0
+    ) -> dict[str, Any]:
+        """Drive one phase; add the server's CPU time per answered request (user + system)."""
+        before = server.cpu_seconds()
+        out = _summary(drive(server.url, path, bodies_path, seconds, *args, pause_ms=pause_ms))
+        used = server.cpu_seconds() - before
+        out["server_cpu_ms_per_request"] = (
+            round(1000 * used / out["requests"], 3) if out["requests"] else 0.0
+        )
+        return out
+
     try:
         if warmup > 0:
             drive(server.url, CEILING_PATH, ceiling_bodies, warmup, *args)
             warm = bodies("warmup", int(max_rate * warmup))
-            relay_runs.append(_summary(drive(server.url, HOOK_PATH, warm, warmup, *args)))
+            relay_runs.append(phase(HOOK_PATH, warm, warmup))
         for i in range(rounds):
-            ceiling = _summary(drive(server.url, CEILING_PATH, ceiling_bodies, duration, *args))
+            ceiling = phase(CEILING_PATH, ceiling_bodies, duration)
             round_bodies = bodies(f"round{i}", int(max_rate * duration))
-            relay = _summary(drive(server.url, HOOK_PATH, round_bodies, duration, *args))
+            relay = phase(HOOK_PATH, round_bodies, duration)
             relay_runs.append(relay)
             rounds_out.append({"round": i + 1, "ceiling": ceiling, "relay": relay})
         best = max(r["relay"]["per_second"] for r in rounds_out)
@@ -310,9 +323,7 @@ def run(
             target = paced_fraction * best
             pause_ms = connections * 1000 / target
             paced_bodies = bodies("paced", int(target * duration * 1.2))
-            paced = _summary(
-                drive(server.url, HOOK_PATH, paced_bodies, duration, *args, pause_ms=pause_ms)
-            )
+            paced = phase(HOOK_PATH, paced_bodies, duration, pause_ms)
             paced["target_per_second"] = round(target, 1)
             relay_runs.append(paced)
         rss_kib = server.rss_kib()
