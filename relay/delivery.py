@@ -14,12 +14,12 @@ from __future__ import annotations
 import json
 import logging
 import time
-from collections import defaultdict
+from collections import defaultdict, deque
 from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timedelta
 
 import requests
-from sqlalchemy import or_, select
+from sqlalchemy import or_, select, update
 from sqlalchemy.orm import aliased
 from standardwebhooks.webhooks import Webhook
 
@@ -217,36 +217,86 @@ def deliver_due(
     limit: int = 50,
     now: datetime | None = None,
 ) -> int:
-    """Send every due delivery once; return how many were attempted. `now` defaults to the clock."""
-    # a worker killed mid-send leaves a lease; another (or the restarted one) retries after it
-    lease = 2 * settings.relay.delivery_timeout_seconds + 5
-    ids = claim_due(db, now or _now(), limit, lease)
-    per_store: dict[str, list[Delivery]] = defaultdict(list)
+    """Send every due delivery once; return how many were attempted. `now` defaults to the clock.
+
+    A claim's lease only has to last until a lane reaches the delivery: just before sending,
+    `extend_claim` renews it for the send itself, and skips the delivery when the claim was lost
+    meanwhile (the lease ran out behind a slow store and another worker claimed it), so a slow
+    storefront never makes two workers send the same delivery.
+    """
+    lease = timedelta(seconds=delivery_lease_seconds(settings))
+    claimed_at = now or _now()
+    ids = claim_due(db, claimed_at, limit, lease.total_seconds())
+    return send_claimed(db, settings, sender, ids, claimed_at + lease, now)
+
+
+def delivery_lease_seconds(settings: Settings) -> float:
+    """Return how long a claim (and then a send) keeps a delivery from other workers, seconds:
+    a storefront push makes up to four calls of `delivery_timeout_seconds` each."""
+    return 4 * settings.relay.delivery_timeout_seconds + 5
+
+
+def send_claimed(
+    db: Database,
+    settings: Settings,
+    sender: Sender,
+    ids: list[int],
+    claimed_until: datetime,
+    now: datetime | None = None,
+) -> int:
+    """Send claimed deliveries (their lease `claimed_until`), per store at most
+    `delivery_concurrency` at a time; return how many were claimed."""
+    per_store: dict[str, deque[Delivery]] = defaultdict(deque)
     with db.transaction() as session:
         for delivery_id in ids:
             delivery = session.get(Delivery, delivery_id)
             if delivery is not None and delivery.status == "pending":
                 session.expunge(delivery)
                 per_store[delivery.store].append(delivery)
+    lease = timedelta(seconds=delivery_lease_seconds(settings))
 
-    def send_in_turn(batch: list[Delivery]) -> None:
-        for delivery in batch:
+    def drain(queue: deque[Delivery]) -> None:
+        while True:
+            try:
+                delivery = queue.popleft()  # lanes share their store's queue: none idles early
+            except IndexError:
+                return
+            if not extend_claim(db, delivery.id, claimed_until, (now or _now()) + lease):
+                log.info("delivery %s: claimed by another worker meanwhile; not sent", delivery.id)
+                continue
             outcome = sender.send(delivery)
             record_outcome(db, settings, delivery.id, outcome, now or _now())
 
     # at most `delivery_concurrency` requests in flight per store; claims keep per-order order
     lanes = [
-        batch[lane :: settings.relay.delivery_concurrency]
-        for batch in per_store.values()
-        for lane in range(min(settings.relay.delivery_concurrency, len(batch)))
+        queue
+        for queue in per_store.values()
+        for _ in range(min(settings.relay.delivery_concurrency, len(queue)))
     ]
     if len(lanes) == 1:
-        send_in_turn(lanes[0])
+        drain(lanes[0])
     elif lanes:
         with ThreadPoolExecutor(max_workers=len(lanes), thread_name_prefix="deliver") as pool:
-            for future in [pool.submit(send_in_turn, lane) for lane in lanes]:
+            for future in [pool.submit(drain, lane) for lane in lanes]:
                 future.result()
     return len(ids)
+
+
+def extend_claim(db: Database, delivery_id: int, claimed_until: datetime, until: datetime) -> bool:
+    """Renew a claimed delivery's lease to `until` just before sending it; return False when the
+    claim is no longer this worker's (another claimed it after the lease ran out, or it is no
+    longer pending)."""
+    with db.transaction() as session:
+        result = session.execute(
+            update(Delivery)
+            .where(
+                Delivery.id == delivery_id,
+                Delivery.status == "pending",
+                Delivery.claimed_until == claimed_until,
+            )
+            .values(claimed_until=until)
+        )
+        return bool(getattr(result, "rowcount", 0) == 1)
 
 
 def _now() -> datetime:

@@ -34,6 +34,13 @@ def test_scan_calls_stay_flat_and_beat_the_naive_design(tmp_path: Path) -> None:
         assert large["naive"]["items"] == 1 + per_invoice * 40
     assert rows[("USDC", 40)]["relay"]["http"] < rows[("USDC", 40)]["naive"]["http"]
 
+    def eth_items(size: int) -> int:  # what accepting ETH adds to a scan: flat (one multicall)
+        return int(
+            rows[("USDC+ETH", size)]["relay"]["items"] - rows[("USDC", size)]["relay"]["items"]
+        )
+
+    assert eth_items(3) == eth_items(40)
+
 
 def test_latency_measures_each_payment(tmp_path: Path) -> None:
     result = latency.run(

@@ -17,7 +17,14 @@ from sqlalchemy import select
 
 from relay.config import Settings
 from relay.db import Database
-from relay.delivery import Sender, claim_due, deliver_due, redeliver
+from relay.delivery import (
+    Sender,
+    claim_due,
+    deliver_due,
+    delivery_lease_seconds,
+    redeliver,
+    send_claimed,
+)
 from relay.devtools.woostore import WooStore
 from relay.errors import StorefrontError
 from relay.inbound import read_order
@@ -128,6 +135,41 @@ def test_storefront_down_then_back(
     later = utcnow() + timedelta(seconds=1.5)
     assert claim_due(db, later, 10, 30) == [delivery.id]
     assert claim_due(db, later, 10, 30) == []  # leased to the first claimer
+
+
+def test_a_claim_lost_behind_a_slow_store_is_not_sent_twice(
+    db: Database, settings: Settings, sender: Sender, store: WooStore
+) -> None:
+    orders = [store.create_order(total=f"{10 + i}.00") for i in range(3)]
+    for order in orders:
+        open_for(db, settings, order)
+    lease = timedelta(seconds=delivery_lease_seconds(settings))
+    first = utcnow()
+    ids = claim_due(db, first, 10, lease.total_seconds())  # worker A; its lanes are stuck
+    later = first + lease + timedelta(seconds=1)  # A's lease ran out: worker B claims them too
+    assert claim_due(db, later, 10, lease.total_seconds()) == ids
+    # A's lanes get to them at last: every claim is B's now, so A sends none
+    assert send_claimed(db, settings, sender, ids, first + lease) == 3
+    assert store.requests == [] and all(d.attempts == 0 for d in deliveries(db))
+    assert send_claimed(db, settings, sender, ids, later + lease, later) == 3  # B sends
+    assert [(d.status, d.attempts) for d in deliveries(db)] == [("succeeded", 1)] * 3
+    for order in orders:
+        assert len(store.notes(order["id"])) == 1
+
+
+def test_a_claim_still_held_is_renewed_for_the_send(
+    db: Database, settings: Settings, sender: Sender, store: WooStore
+) -> None:
+    order = store.create_order(total="10.00")
+    open_for(db, settings, order)
+    lease = delivery_lease_seconds(settings)
+    first = utcnow()
+    (delivery_id,) = claim_due(db, first, 10, lease)
+    # the lease ran out but nobody else claimed: the lane renews it and sends
+    late = first + timedelta(seconds=lease + 1)
+    assert send_claimed(db, settings, sender, [delivery_id], first + timedelta(seconds=lease), late)
+    (delivery,) = deliveries(db)
+    assert (delivery.status, delivery.attempts) == ("succeeded", 1)
 
 
 def test_retry_after_is_honoured(

@@ -58,6 +58,8 @@ def relay_for(
         database_url=database_url or database_url_for(tmp),
         **store_extra,
     )
+    # a send cut by SIGKILL keeps its lease (4 timeouts + 5 s) from the restarted relay
+    data["relay"]["delivery_timeout_seconds"] = 3
     reset_database(data["relay"]["database_url"])
     return RelayProcess(write_config(data, tmp / f"relay-{port}.toml"), url, tmp / "relay.log")
 
