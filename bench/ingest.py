@@ -229,8 +229,7 @@ def drain_inbox(config: Path) -> dict[str, Any]:
     return how many, how long it took, and what is left in the inbox."""
     from relay.config import load_settings
     from relay.db import Database
-    from relay.inbox import counts, open_queued
-    from relay.models import utcnow
+    from relay.inbox import counts, open_all
 
     settings = load_settings(str(config))
     db = Database(settings.relay.database_url)
@@ -238,8 +237,7 @@ def drain_inbox(config: Path) -> dict[str, Any]:
         with db.transaction() as session:
             queued = counts(session)["queued"]
         started = time.perf_counter()
-        while open_queued(db, settings, utcnow()) > 0:
-            pass
+        open_all(db, settings)
         seconds = time.perf_counter() - started
         with db.transaction() as session:
             left = counts(session)

@@ -13,15 +13,26 @@ from __future__ import annotations
 import threading
 from collections.abc import Iterator
 from contextlib import AbstractContextManager, contextmanager, nullcontext
-from typing import Any
+from typing import Any, TypeVarTuple
 
-from sqlalchemy import Connection, Engine, Table, create_engine, event, inspect, select, text
+from sqlalchemy import (
+    Connection,
+    Engine,
+    Select,
+    Table,
+    create_engine,
+    event,
+    inspect,
+    select,
+    text,
+)
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session, sessionmaker
 
 from relay.models import SCHEMA_VERSION, Base, SchemaVersion
 
 SQLITE_BUSY_TIMEOUT_SECONDS = 30
+Ts = TypeVarTuple("Ts")
 
 
 class Database:
@@ -68,6 +79,11 @@ class Database:
                     yield session
             finally:
                 session.close()
+
+    def for_claim(self, query: Select[*Ts]) -> Select[*Ts]:
+        """Return a claim's SELECT locking its rows with `FOR UPDATE SKIP LOCKED` on PostgreSQL,
+        so concurrent workers claim different rows; SQLite serializes the whole transaction."""
+        return query if self.is_sqlite else query.with_for_update(skip_locked=True)
 
     @contextmanager
     def connection(self) -> Iterator[Connection]:

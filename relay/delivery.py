@@ -156,10 +156,8 @@ def claim_due(db: Database, now: datetime, limit: int, lease_seconds: float) -> 
         if not eligible:
             return []
         query = select(Delivery).where(Delivery.id.in_(eligible)).order_by(Delivery.id)
-        if not db.is_sqlite:
-            query = query.with_for_update(skip_locked=True)
         claimed = []
-        for delivery in session.scalars(query):
+        for delivery in session.scalars(db.for_claim(query)):
             running = delivery.claimed_until is not None and delivery.claimed_until > now
             if delivery.status == "pending" and not running:
                 delivery.claimed_until = now + timedelta(seconds=lease_seconds)

@@ -1,7 +1,7 @@
 """The inbox: orders the webhook route accepted, opened as invoices by a job.
 
 The webhook route verifies the signature and reads the order (relay/inbound.py), writes one inbox
-row with `Inbox.accept` and answers 200; `open_queued` (the scheduler's inbox job, woken by the
+row with `Inbox.accept` and answers 200; `open_all` (the scheduler's inbox job, woken by the
 route in the same process) opens each row's invoice with `open_invoice` and deletes the row. So a
 webhook costs the request one insert (bench/README.md, ingest: a burst is answered at several
 times the rate invoices open), nothing accepted is lost (the row is committed before the 200),
@@ -17,19 +17,20 @@ keeps status "failed" with the reason in `last_error`, counted by /metrics.
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass, fields
 from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any, cast
 
-from sqlalchemy import Table, delete, func, select
+from sqlalchemy import Table, delete, func, select, update
 from sqlalchemy.orm import Session
 
 from relay.config import Settings
 from relay.db import Database, GroupedInserts
 from relay.errors import InvoiceError, RateUnavailable
 from relay.invoices import OrderData, open_invoice
-from relay.models import InboxOrder
+from relay.models import InboxOrder, utcnow
 from relay.pricing import Rates
 
 log = logging.getLogger(__name__)
@@ -40,10 +41,15 @@ RETRY_SECONDS = (5, 30, 120, 300)
 
 
 class Inbox:
-    """Where the webhook route queues orders for their invoices (one per app and database)."""
+    """Where the webhook route queues orders for their invoices (one per app and database).
 
-    def __init__(self, db: Database) -> None:
+    `on_accepted` is called after each committed row: the inbox job's wake when it runs in the
+    same process (`relay.scheduler.Runtime.wake_inbox`); without one, the job polls.
+    """
+
+    def __init__(self, db: Database, on_accepted: Callable[[], None] | None = None) -> None:
         self._inserts = GroupedInserts(db, cast(Table, InboxOrder.__table__))
+        self._on_accepted = on_accepted
 
     def accept(self, order: OrderData, topic: str, now: datetime) -> None:
         """Queue one verified order; return once its row is committed (concurrent calls share
@@ -61,6 +67,8 @@ class Inbox:
                 "received_at": now,
             }
         )
+        if self._on_accepted is not None:
+            self._on_accepted()
 
 
 def order_document(order: OrderData) -> dict[str, Any]:
@@ -98,9 +106,7 @@ def claim_due(db: Database, now: datetime, limit: int = BATCH) -> list[Claimed]:
             .order_by(InboxOrder.id)
             .limit(limit)
         )
-        if not db.is_sqlite:
-            query = query.with_for_update(skip_locked=True)
-        rows = list(session.scalars(query))
+        rows = list(session.scalars(db.for_claim(query)))
         for row in rows:
             row.next_attempt_at = now + timedelta(seconds=LEASE_SECONDS)
         return [Claimed(row.id, row.store, dict(row.order), row.attempts) for row in rows]
@@ -128,6 +134,14 @@ def open_queued(
     return len(claimed)
 
 
+def open_all(db: Database, settings: Settings, rates: Rates | None = None) -> int:
+    """Run `open_queued` at the clock's time until no row is due; return the rows handled."""
+    handled = 0
+    while (batch := open_queued(db, settings, utcnow(), rates)) > 0:
+        handled += batch
+    return handled
+
+
 def _open_one(
     db: Database, settings: Settings, row: Claimed, now: datetime, rates: Rates | None
 ) -> bool:
@@ -141,12 +155,7 @@ def _open_one(
         _retry(db, row, now, exc.message, logging.WARNING)
         return False
     except InvoiceError as exc:
-        with db.transaction() as session:
-            failed = session.get(InboxOrder, row.id)
-            if failed is not None:
-                failed.status = "failed"
-                failed.attempts = row.attempts + 1
-                failed.last_error = exc.message
+        _record_try(db, row, last_error=exc.message, status="failed")
         log.error("store %s order %s: no invoice: %s", row.store, order_id, exc.message)
         return False
     except Exception as exc:  # a database or node hiccup: this row waits, the others go on
@@ -160,13 +169,7 @@ def _open_one(
 
 def _retry(db: Database, claimed: Claimed, now: datetime, error: str, level: int) -> None:
     wait = RETRY_SECONDS[min(claimed.attempts, len(RETRY_SECONDS) - 1)]
-    with db.transaction() as session:
-        row = session.get(InboxOrder, claimed.id)
-        if row is None:
-            return
-        row.attempts = claimed.attempts + 1
-        row.next_attempt_at = now + timedelta(seconds=wait)
-        row.last_error = error
+    _record_try(db, claimed, last_error=error, next_attempt_at=now + timedelta(seconds=wait))
     log.log(
         level,
         "store %s order %s: no invoice yet (%s); again in %d s",
@@ -175,6 +178,16 @@ def _retry(db: Database, claimed: Claimed, now: datetime, error: str, level: int
         error,
         wait,
     )
+
+
+def _record_try(db: Database, claimed: Claimed, **values: Any) -> None:
+    """Count one more try on a claimed row and set `values` on it (gone rows stay gone)."""
+    with db.transaction() as session:
+        session.execute(
+            update(InboxOrder)
+            .where(InboxOrder.id == claimed.id)
+            .values(attempts=claimed.attempts + 1, **values)
+        )
 
 
 def counts(session: Session) -> dict[str, int]:

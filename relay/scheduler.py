@@ -21,7 +21,7 @@ from relay.chain import ChainFeeds, Web3Chain
 from relay.config import ChainSettings, Settings
 from relay.db import Database
 from relay.delivery import Sender, deliver_due
-from relay.inbox import open_queued
+from relay.inbox import open_all
 from relay.models import utcnow
 from relay.pricing import Rates
 from relay.reconcile import reconcile_store
@@ -55,12 +55,8 @@ class Runtime:
 
     def open_inbox(self) -> None:
         """Open the invoices of queued orders until none is due, then wake the delivery job."""
-        opened = 0
-        while (handled := open_queued(self.db, self.settings, utcnow(), self.rates)) > 0:
-            opened += handled
-        if opened and self.scheduler is not None:
-            # the payment link goes to the order now, not on the delivery job's next tick
-            self.scheduler.modify_job("deliver", next_run_time=utcnow())
+        if open_all(self.db, self.settings, self.rates):
+            self.wake_delivery()  # the payment link goes out now, not on the job's next tick
 
     def wake_inbox(self) -> None:
         """Run the inbox at once (called by the webhook route after it queued an order)."""
@@ -69,8 +65,11 @@ class Runtime:
     def scan(self, chain: ChainSettings) -> None:
         """Run one watcher tick for a chain, then wake the delivery job (bench: latency)."""
         scan_once(self.db, self.settings, chain, self.chains[chain.name], utcnow())
+        self.wake_delivery()  # a settled invoice's push goes out now, not on the next tick
+
+    def wake_delivery(self) -> None:
+        """Run the delivery job at once (when the scheduler runs)."""
         if self.scheduler is not None:
-            # a settled invoice's push goes out now, not on the delivery job's next tick
             self.scheduler.modify_job("deliver", next_run_time=utcnow())
 
     def deliver(self) -> None:

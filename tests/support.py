@@ -16,8 +16,7 @@ from flask import Flask
 
 from relay.config import Settings
 from relay.db import Database
-from relay.inbox import open_queued
-from relay.models import utcnow
+from relay.inbox import open_all
 from relay.web.app import create_app
 from tests.conftest import ADMIN_TOKEN
 
@@ -30,8 +29,7 @@ def relay_app(settings: Settings, db: Database) -> Flask:
     own thread once a webhook queued an order, so a test sees the invoice with the answer."""
 
     def drain() -> None:
-        while open_queued(db, settings, utcnow()) > 0:
-            pass
+        open_all(db, settings)
 
     return create_app(settings, db, on_queued=drain)
 

@@ -41,8 +41,7 @@ def create_app(
         database.create_schema()
     app.extensions["relay.settings"] = settings
     app.extensions["relay.db"] = database
-    app.extensions["relay.on_queued"] = on_queued
-    app.extensions["relay.inbox"] = Inbox(database)
+    app.extensions["relay.inbox"] = Inbox(database, on_queued)
     app.register_blueprint(hooks.bp)
     app.register_blueprint(api.bp)
     app.register_blueprint(pay.bp)
@@ -92,10 +91,3 @@ def inbox_of(app: Flask) -> Inbox:
     """Return the app's inbox (where the webhook route queues orders)."""
     inbox: Inbox = app.extensions["relay.inbox"]
     return inbox
-
-
-def wake_inbox(app: Flask) -> None:
-    """Tell this process's inbox job (if it runs here) that an order was queued."""
-    on_queued: Callable[[], None] | None = app.extensions.get("relay.on_queued")
-    if on_queued is not None:
-        on_queued()

@@ -26,7 +26,7 @@ from relay.models import utcnow
 from relay.refunds import request_refunds
 from relay.specs import load_spec
 from relay.storefront import StorefrontClient
-from relay.web.app import db_of, inbox_of, settings_of, store_of, wake_inbox
+from relay.web.app import db_of, inbox_of, settings_of, store_of
 
 log = logging.getLogger(__name__)
 bp = Blueprint("hooks", __name__)
@@ -57,7 +57,6 @@ def receive(store_name: str) -> Any:
         return jsonify({"ok": True, "ignored": inbound.reason, **refunds}), 200
     check_order(inbound.order)  # 422 now, not a failed inbox row later
     inbox_of(current_app).accept(inbound.order, inbound.topic, utcnow())
-    wake_inbox(current_app)
     return jsonify({"ok": True, "queued": True, "order_id": inbound.order.order_id, **refunds}), 200
 
 
