@@ -32,6 +32,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from relay.models import SCHEMA_VERSION, Base, SchemaVersion
 
 SQLITE_BUSY_TIMEOUT_SECONDS = 30
+_SINGLE = "relay_single_statements"  # execution option: SQLite runs the statement without BEGIN
 Ts = TypeVarTuple("Ts")
 
 
@@ -91,6 +92,17 @@ class Database:
         with self._turn, self.engine.begin() as connection:
             yield connection
 
+    @contextmanager
+    def single_statements(self) -> Iterator[Connection]:
+        """Yield a Core connection on which each statement is its own transaction, atomic and
+        committed when it returns: no BEGIN or COMMIT around it (SQLite's autocommit mode;
+        PostgreSQL's AUTOCOMMIT isolation level), so a write that fits one statement costs
+        one step of SQLite, or one round trip to PostgreSQL."""
+        options = {_SINGLE: True} if self.is_sqlite else {"isolation_level": "AUTOCOMMIT"}
+        with self._turn, self.engine.connect() as connection:
+            yield connection.execution_options(**options)
+            connection.commit()  # closes SQLAlchemy's own bookkeeping; nothing is left open
+
     def dispose(self) -> None:
         """Close every pooled connection."""
         self.engine.dispose()
@@ -99,24 +111,57 @@ class Database:
 class GroupedInserts:
     """Insert rows into one table from many threads, committing concurrent rows together.
 
-    `insert(row)` returns once its row is committed, or raises what the commit raised. A thread
-    that finds no write running becomes the writer: it commits every row queued so far in one
-    transaction, wakes their threads, and hands the writing on to the first thread that queued
-    meanwhile (group commit). Waiting threads sleep on their own event, so a commit wakes each
-    of them once. Under load this saves a transaction per row, and on PostgreSQL a round trip
-    and an fsync (bench/README.md, ingest).
+    `insert(row)` returns once its row is committed, or raises what the commit raised; a row
+    whose own values are wrong (a missing column, a null in a NOT NULL column, a value its
+    column type refuses) is refused
+    in its caller's thread before it is queued, so it fails no other caller's row. A thread
+    that finds no write running becomes the writer: it writes every row queued so far (up to
+    `MAX_ROWS`) with one multi-row INSERT statement, which is its own transaction
+    (`Database.single_statements`), wakes their threads, and hands the writing on to the first
+    thread that queued meanwhile (group commit). Waiting threads sleep on their own event, so
+    a commit wakes each of them once. A batch's rows are committed together or not at all.
+
+    The statement is made once per batch size from the table's columns, and the values go
+    through each column type's own bind processor (JSON, UTC datetimes), so a batch costs SQLite
+    one prepare and one step and PostgreSQL one round trip, with none of the per-execution
+    work of a Core `insert()` (bench/README.md, ingest). Every row gives every column but an
+    autoincrement primary key.
     """
 
+    MAX_ROWS = 500  # below SQLite's 32,766 and PostgreSQL's 65,535 parameters per statement
+
     def __init__(self, db: Database, table: Table) -> None:
+        dialect = db.engine.dialect
+        quote = dialect.identifier_preparer
+        mark = {"qmark": "?", "format": "%s", "pyformat": "%s"}.get(dialect.paramstyle)
+        if mark is None:
+            raise ValueError(f"GroupedInserts: unsupported paramstyle {dialect.paramstyle!r}")
+        columns = [column for column in table.columns if column is not table.autoincrement_column]
         self._db = db
-        self._statement = table.insert()
+        self._columns = [
+            (
+                column.name,
+                column.nullable is not False,
+                column.type.dialect_impl(dialect).bind_processor(dialect),
+            )
+            for column in columns
+        ]
+        names = ", ".join(quote.format_column(column) for column in columns)
+        self._head = f"INSERT INTO {quote.format_table(table)} ({names}) VALUES "
+        self._group = "(" + ", ".join([mark] * len(columns)) + ")"
+        self._sql: dict[int, str] = {}
         self._lock = threading.Lock()
         self._queue: list[_QueuedRow] = []
         self._writing = False
 
     def insert(self, row: dict[str, Any]) -> None:
-        """Insert one row (column name → value); return when it is committed."""
-        mine = _QueuedRow(row)
+        """Insert one row (column name → value); return when it is committed.
+
+        raises KeyError naming a column the row lacks, ValueError naming a NOT NULL column it
+        gives None, or what a column type's bind processor raises for a value (e.g. ValueError
+        for a naive datetime), with nothing queued.
+        """
+        mine = _QueuedRow(self._values(row))
         with self._lock:
             self._queue.append(mine)
             writer = not self._writing
@@ -128,11 +173,11 @@ class GroupedInserts:
                     raise mine.error
                 return
         with self._lock:
-            batch, self._queue = self._queue, []
+            batch = self._queue[: self.MAX_ROWS]
+            del self._queue[: self.MAX_ROWS]
         error: BaseException | None = None
         try:
-            with self._db.connection() as connection:
-                connection.execute(self._statement, [item.row for item in batch])
+            self._write([item.values for item in batch])
         except BaseException as exc:
             error = exc
         with self._lock:
@@ -148,12 +193,32 @@ class GroupedInserts:
         if error is not None:
             raise error
 
+    def _values(self, row: dict[str, Any]) -> tuple[Any, ...]:
+        """Return a row's values in column order, as the database driver takes them."""
+        values = []
+        for name, nullable, process in self._columns:
+            if name not in row:
+                raise KeyError(f"row has no value for column {name!r}")
+            value = row[name]
+            if value is None and not nullable:
+                raise ValueError(f"column {name!r} may not be null")
+            values.append(value if process is None else process(value))
+        return tuple(values)
+
+    def _write(self, rows: list[tuple[Any, ...]]) -> None:
+        """Insert rows of driver values with one statement (one transaction)."""
+        sql = self._sql.get(len(rows))
+        if sql is None:
+            sql = self._sql.setdefault(len(rows), self._head + ", ".join([self._group] * len(rows)))
+        with self._db.single_statements() as connection:
+            connection.exec_driver_sql(sql, tuple(value for row in rows for value in row))
+
 
 class _QueuedRow:
-    __slots__ = ("error", "event", "row", "writer")
+    __slots__ = ("error", "event", "values", "writer")
 
-    def __init__(self, row: dict[str, Any]) -> None:
-        self.row = row
+    def __init__(self, values: tuple[Any, ...]) -> None:
+        self.values = values
         self.event = threading.Event()
         self.writer = False  # set when this row's thread is to write the next batch
         self.error: BaseException | None = None
@@ -181,7 +246,8 @@ def _has_column(engine: Engine, table: str, column: str) -> bool:
 
 
 def _configure_sqlite(engine: Engine) -> None:
-    """Use WAL and immediate transactions (pysqlite's own BEGIN handling is turned off)."""
+    """Use WAL and immediate transactions (pysqlite's own BEGIN handling is turned off), except
+    on `Database.single_statements` connections, whose statements commit by themselves."""
 
     @event.listens_for(engine, "connect")
     def _on_connect(dbapi_connection: Any, _record: Any) -> None:
@@ -194,4 +260,5 @@ def _configure_sqlite(engine: Engine) -> None:
 
     @event.listens_for(engine, "begin")
     def _on_begin(connection: Any) -> None:
-        connection.exec_driver_sql("BEGIN IMMEDIATE")
+        if not connection.get_execution_options().get(_SINGLE):
+            connection.exec_driver_sql("BEGIN IMMEDIATE")

@@ -1,16 +1,21 @@
-"""The schema: a database made by an older relay is upgraded in place on start."""
+"""The schema: a database made by an older relay is upgraded in place on start; statements that
+commit by themselves."""
 
 from __future__ import annotations
 
 from decimal import Decimal
+from typing import cast
 
-from sqlalchemy import inspect, select, text
+import pytest
+from sqlalchemy import Table, func, inspect, select, text
+from sqlalchemy.exc import IntegrityError
 
 from relay.config import parse_settings
 from relay.db import Database
 from relay.invoices import OrderData, find_invoice, open_invoice
-from relay.models import SCHEMA_VERSION, SchemaVersion, utcnow
+from relay.models import SCHEMA_VERSION, InboxOrder, SchemaVersion, utcnow
 from tests.conftest import config_dict
+from tests.support import inbox_row
 
 
 def test_a_version_1_database_gets_the_renewal_column_refunds_and_the_inbox(db: Database) -> None:
@@ -31,3 +36,20 @@ def test_a_version_1_database_gets_the_renewal_column_refunds_and_the_inbox(db: 
         assert session.scalar(select(SchemaVersion.version)) == SCHEMA_VERSION == 3
         invoice = find_invoice(session, "shop", "1")
         assert invoice is not None and invoice.subscription_id == ""
+
+
+def test_a_single_statement_is_committed_when_it_returns_and_whole_or_not_at_all(
+    db: Database,
+) -> None:
+    table = cast(Table, InboxOrder.__table__)
+    with db.single_statements() as connection:
+        connection.execute(table.insert(), [inbox_row("1")])
+        connection.execute(table.insert().values([inbox_row("2"), inbox_row("3")]))
+        with db.transaction() as session:  # another connection sees both: already committed
+            assert set(session.scalars(select(InboxOrder.order_id))) == {"1", "2", "3"}
+        with pytest.raises(IntegrityError):  # the second row breaks NOT NULL: neither is stored
+            connection.execute(table.insert().values([inbox_row("4"), inbox_row("5", store=None)]))
+    with db.transaction() as session:
+        assert session.scalar(select(func.count()).select_from(InboxOrder)) == 3
+        stored = session.scalars(select(InboxOrder).where(InboxOrder.order_id == "2")).one()
+        assert stored.order == {"order_id": "2"} and stored.received_at.tzinfo is not None

@@ -32,7 +32,7 @@ from relay.scheduler import InboxLoop
 from relay.signing import hmac_sha256_base64
 from relay.web.app import create_app
 from tests.conftest import WEBHOOK_SECRET, config_dict, make_settings
-from tests.support import AppServer, wait_for
+from tests.support import AppServer, inbox_row, wait_for
 
 NOW = datetime(2026, 11, 21, 12, tzinfo=UTC)
 
@@ -182,8 +182,15 @@ def test_a_claimed_row_waits_for_its_lease_then_opens_once(db: Database) -> None
 def test_grouped_inserts_commit_together_and_report_each_rows_fate(db: Database) -> None:
     table = cast(Table, InboxOrder.__table__)
     inserts = GroupedInserts(db, table)
-    commits: list[int] = []
-    event.listen(db.engine, "commit", lambda _conn: commits.append(1))
+    statements: list[str] = []
+
+    def count(_conn: Any, _cursor: Any, sql: str, *_args: Any) -> None:
+        if sql.startswith("INSERT INTO inbox"):
+            statements.append(sql)
+            if len(statements) % 10 == 0:  # a database hiccup: every row of this batch fails
+                raise RuntimeError("the database went away")
+
+    event.listen(db.engine, "before_cursor_execute", count)
     outcome: dict[str, bool] = {}
     start = threading.Barrier(12)
 
@@ -191,21 +198,8 @@ def test_grouped_inserts_commit_together_and_report_each_rows_fate(db: Database)
         start.wait()
         for n in range(40):
             key = f"{lane}-{n}"
-            row = {
-                "store": "shop",
-                "order_id": key,
-                "topic": "",
-                "order": {},
-                "status": "queued",
-                "attempts": 0,
-                "next_attempt_at": NOW,
-                "last_error": "",
-                "received_at": NOW,
-            }
-            if n % 10 == 9:
-                row["store"] = None  # NOT NULL: this row, and any row in its batch, fails
             try:
-                inserts.insert(row)
+                inserts.insert(inbox_row(key))
                 outcome[key] = True
             except Exception:
                 outcome[key] = False
@@ -219,9 +213,50 @@ def test_grouped_inserts_commit_together_and_report_each_rows_fate(db: Database)
         stored = set(session.scalars(select(InboxOrder.order_id)))
     assert len(outcome) == 480
     assert stored == {key for key, ok in outcome.items() if ok}  # returned ⇔ committed
-    assert not any(outcome[f"{lane}-9"] for lane in range(12))
-    assert len(stored) >= 1
-    assert len(commits) < len(stored)  # concurrent rows shared commits
+    assert 1 <= len(stored) < 480  # some batches failed, each of their rows told so
+    assert len(statements) < len(stored)  # concurrent rows shared a statement (and its commit)
+
+
+def test_a_row_with_wrong_values_is_refused_in_its_own_thread_and_spoils_no_batch(
+    db: Database,
+) -> None:
+    inserts = GroupedInserts(db, cast(Table, InboxOrder.__table__))
+    first_write, queued = threading.Event(), threading.Event()
+
+    def slow_first_write(_conn: Any, _cursor: Any, sql: str, *_args: Any) -> None:
+        if sql.startswith("INSERT INTO inbox") and not first_write.is_set():
+            first_write.set()
+            queued.wait(5)  # the others queue behind this write: the next batch
+
+    event.listen(db.engine, "before_cursor_execute", slow_first_write)
+    errors: dict[str, BaseException] = {}
+
+    def insert(row: dict[str, Any]) -> None:
+        try:
+            inserts.insert(row)
+        except Exception as exc:
+            errors[row["order_id"]] = exc
+
+    leader = threading.Thread(target=insert, args=(inbox_row("1"),))
+    leader.start()
+    assert first_write.wait(5)
+    follower = threading.Thread(target=insert, args=(inbox_row("2"),))
+    follower.start()
+    wait_for("the follower to queue", lambda: inserts._queue)
+    no_status = inbox_row("3")
+    del no_status["status"]
+    insert(no_status)
+    insert(inbox_row("4", received_at=NOW.replace(tzinfo=None)))  # UTCDateTime refuses naive
+    insert(inbox_row("5", store=None))  # NOT NULL
+    queued.set()
+    leader.join(5)
+    follower.join(5)
+    assert set(errors) == {"3", "4", "5"}
+    assert isinstance(errors["3"], KeyError) and "status" in str(errors["3"])
+    assert isinstance(errors["4"], ValueError) and "naive" in str(errors["4"])
+    assert isinstance(errors["5"], ValueError) and "'store' may not be null" in str(errors["5"])
+    with db.transaction() as session:
+        assert set(session.scalars(select(InboxOrder.order_id))) == {"1", "2"}
 
 
 def test_inbox_loop_runs_at_once_when_woken_and_on_its_poll_otherwise() -> None:
