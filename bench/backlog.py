@@ -13,7 +13,6 @@ exactly once, and every delivery succeeded.
 
 from __future__ import annotations
 
-import argparse
 import os
 import tempfile
 import time
@@ -28,16 +27,14 @@ from bench.common import (
     RelayProcess,
     config_dict,
     database_url,
-    free_port,
+    main_with,
+    parser_for,
     process_cpu_seconds,
-    report,
-    scratch,
-    wait_for,
-    write_config,
 )
 from bench.store import BenchStore
 from relay.config import parse_settings
 from relay.db import Database
+from relay.devtools.harness import free_port, wait_for, write_config
 from relay.invoices import OrderData, open_invoice
 from relay.models import Delivery, utcnow
 
@@ -178,23 +175,13 @@ def run(
 
 def main() -> None:
     """Parse arguments, run, print the result as JSON."""
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = parser_for(__doc__)
     parser.add_argument("--deliveries", type=int, default=10_000)
     parser.add_argument("--concurrency", type=int, default=4, help="delivery_concurrency")
     parser.add_argument(
         "--store-latency-ms", type=float, default=0.0, help="added to every store answer"
     )
-    parser.add_argument("--db", choices=["sqlite", "postgresql"], default="sqlite")
-    args = parser.parse_args()
-    with scratch("backlog") as workdir:
-        result = run(
-            deliveries=args.deliveries,
-            concurrency=args.concurrency,
-            store_latency_ms=args.store_latency_ms,
-            db=args.db,
-            workdir=workdir,
-        )
-    report(result)
+    main_with("backlog", parser, run)
 
 
 if __name__ == "__main__":

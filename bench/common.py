@@ -2,24 +2,23 @@
 
 from __future__ import annotations
 
+import argparse
 import json
 import os
 import platform
 import shutil
-import socket
 import sqlite3
-import subprocess
 import sys
 import tempfile
-import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import date
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
-import requests
 from bip_utils import Bip39SeedGenerator, Bip44, Bip44Coins
+
+from relay.devtools import harness
 
 REPO = Path(__file__).resolve().parents[1]
 # The BIP-39 test mnemonic, as in the tests: only its account xpub reaches the relay.
@@ -30,7 +29,6 @@ WEBHOOK_SECRET = "wc-webhook-secret"
 PG_ADMIN_URL = "postgresql://postgres@127.0.0.1:5432/postgres"
 PG_DATABASE = "relay_bench"
 DEAD_URL = "http://127.0.0.1:9"  # nothing listens on the discard port: an unused endpoint
-T = TypeVar("T")
 
 
 @contextmanager
@@ -47,47 +45,29 @@ def scratch(name: str) -> Iterator[Path]:
             shutil.rmtree(path, ignore_errors=True)
 
 
+def parser_for(doc: str | None) -> argparse.ArgumentParser:
+    """Return a benchmark's argument parser, described by its module docstring's first line,
+    with the `--db` option every benchmark takes."""
+    parser = argparse.ArgumentParser(description=(doc or "").splitlines()[0])
+    parser.add_argument("--db", choices=["sqlite", "postgresql"], default="sqlite")
+    return parser
+
+
+def main_with(name: str, parser: argparse.ArgumentParser, run: Callable[..., Any]) -> None:
+    """Parse the command line (each option's `dest` is a keyword of `run`), run the benchmark
+    in a scratch folder, and print its result as JSON."""
+    arguments = vars(parser.parse_args())
+    with scratch(name) as workdir:
+        result = run(**arguments, workdir=workdir)
+    report(result)
+
+
 def merchant_xpub() -> str:
     """Return the account-level xpub (m/44'/60'/0') of the test mnemonic."""
     seed = Bip39SeedGenerator(MERCHANT_MNEMONIC).Generate()
     account = Bip44.FromSeed(seed, Bip44Coins.ETHEREUM).Purpose().Coin().Account(0)
     xpub: str = account.PublicKey().ToExtended()
     return xpub
-
-
-def free_port() -> int:
-    """Return a free TCP port on 127.0.0.1."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
-
-
-def wait_for(
-    what: str, probe: Callable[[], T | None], timeout: float = 60, every: float = 0.05
-) -> T:
-    """Poll `probe` until it returns something truthy; raise TimeoutError after `timeout` s."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = probe()
-        if value:
-            return value
-        time.sleep(every)
-    raise TimeoutError(f"timed out waiting for {what}")
-
-
-def toml_dump(data: dict[str, Any], prefix: str = "") -> str:
-    """Write a config dict as TOML (nested tables; scalars and lists as JSON literals)."""
-    scalars, tables = [], []
-    for key, value in data.items():
-        if isinstance(value, dict):
-            tables.append((key, value))
-        else:
-            scalars.append(f"{key} = {json.dumps(value)}")
-    out = ([f"[{prefix}]"] if prefix and scalars else []) + scalars
-    for key, value in tables:
-        out.append(toml_dump(value, f"{prefix}.{key}" if prefix else key))
-    return "\n".join(out) + "\n"
 
 
 def config_dict(
@@ -148,12 +128,6 @@ def config_dict(
     }
 
 
-def write_config(data: dict[str, Any], path: Path) -> Path:
-    """Write a config document as TOML to `path`; return the path."""
-    path.write_text(toml_dump(data))
-    return path
-
-
 def database_url(kind: str, tmp: Path, pg_url: str | None = None) -> str:
     """Return a fresh, empty database: a SQLite file in `tmp`, or the PostgreSQL `relay_bench`."""
     if kind == "sqlite":
@@ -170,46 +144,11 @@ def database_url(kind: str, tmp: Path, pg_url: str | None = None) -> str:
     return f"postgresql+psycopg://postgres@127.0.0.1:5432/{PG_DATABASE}"
 
 
-class RelayProcess:
-    """A relay (or bench WSGI) server process started from a config file, with its log and RSS."""
+class RelayProcess(harness.RelayProcess):
+    """A relay (or bench WSGI) server process, run from the repository, with its /proc readings."""
 
     def __init__(self, config: Path, log: Path, module: str = "relay") -> None:
-        self.config, self.log_path, self.module = config, log, module
-        data = config.read_text()
-        listen = next(line for line in data.splitlines() if line.startswith("listen"))
-        self.url = "http://" + json.loads(listen.split("=", 1)[1])
-        self.proc: subprocess.Popen[bytes] | None = None
-
-    def start(self, *args: str, wait: bool = True) -> RelayProcess:
-        """Start `python -m <module> <args> --config F`; wait for /healthz when `wait`."""
-        log = self.log_path.open("ab")
-        env = dict(os.environ, RELAY_LOG_LEVEL=os.environ.get("RELAY_LOG_LEVEL", "INFO"))
-        self.proc = subprocess.Popen(
-            [sys.executable, "-m", self.module, *args, "--config", str(self.config)],
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            env=env,
-            cwd=REPO,
-        )
-        log.close()
-        if wait:
-            wait_for("the relay's /healthz", self._healthy, timeout=60)
-        return self
-
-    def _healthy(self) -> bool:
-        assert self.proc is not None
-        if self.proc.poll() is not None:
-            raise RuntimeError("relay exited:\n" + self.log_path.read_text()[-3000:])
-        try:
-            return requests.get(f"{self.url}/healthz", timeout=1).status_code == 200
-        except requests.RequestException:
-            return False
-
-    @property
-    def pid(self) -> int:
-        """Return the process id."""
-        assert self.proc is not None
-        return self.proc.pid
+        super().__init__(config, log, module, cwd=REPO)
 
     def rss_kib(self) -> int:
         """Return the process's resident set size in KiB (VmRSS of /proc/<pid>/status)."""
@@ -219,25 +158,31 @@ class RelayProcess:
         """Return the CPU time (user + system) the process has used, in seconds."""
         return process_cpu_seconds(self.pid)
 
+    def context_switches(self) -> int:
+        """Return the context switches (voluntary and not) of all the process's threads so far."""
+        return process_context_switches(self.pid)
+
     def peak_rss_kib(self) -> int:
         """Return the process's peak resident set size in KiB (VmHWM)."""
         return _status_kib(self.pid, "VmHWM")
-
-    def stop(self) -> None:
-        """Stop the process with SIGTERM (SIGKILL after 10 s)."""
-        if self.proc is not None and self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
 
 
 def process_cpu_seconds(pid: int) -> float:
     """Return a process's CPU time (user + system) in seconds, from /proc/<pid>/stat."""
     fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def process_context_switches(pid: int) -> int:
+    """Return the context switches of a process's live threads, from /proc/<pid>/task/*/status."""
+    total = 0
+    for status in Path(f"/proc/{pid}/task").glob("*/status"):
+        try:
+            lines = status.read_text().splitlines()
+        except FileNotFoundError:  # the thread ended meanwhile
+            continue
+        total += sum(int(line.split()[1]) for line in lines if "ctxt_switches:" in line)
+    return total
 
 
 def _status_kib(pid: int, key: str) -> int:

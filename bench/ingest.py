@@ -15,7 +15,6 @@ Without wrk (`--load python`), a threaded Python client does the same, less prec
 
 from __future__ import annotations
 
-import argparse
 import copy
 import json
 import os
@@ -35,13 +34,12 @@ from bench.common import (
     RelayProcess,
     config_dict,
     database_url,
-    free_port,
+    main_with,
+    parser_for,
     percentile,
-    report,
-    scratch,
-    write_config,
 )
 from bench.wsgi import CEILING_PATH
+from relay.devtools.harness import free_port, write_config
 from relay.devtools.woostore import WooStore, webhook_signature, wp_json_encode
 
 LUA = Path(__file__).with_name("ingest.lua")
@@ -296,12 +294,17 @@ def run(
     def phase(
         path: str, bodies_path: Path, seconds: float, pause_ms: float = 0.0
     ) -> dict[str, Any]:
-        """Drive one phase; add the server's CPU time per answered request (user + system)."""
-        before = server.cpu_seconds()
+        """Drive one phase; add the server's CPU time (user + system) and its threads' context
+        switches per answered request."""
+        before, switches = server.cpu_seconds(), server.context_switches()
         out = _summary(drive(server.url, path, bodies_path, seconds, *args, pause_ms=pause_ms))
         used = server.cpu_seconds() - before
+        switched = server.context_switches() - switches
         out["server_cpu_ms_per_request"] = (
             round(1000 * used / out["requests"], 3) if out["requests"] else 0.0
+        )
+        out["server_context_switches_per_request"] = (
+            round(switched / out["requests"], 1) if out["requests"] else 0.0
         )
         return out
 
@@ -368,35 +371,31 @@ def run(
 
 def main() -> None:
     """Parse arguments, run, print the result as JSON."""
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--db", choices=["sqlite", "postgresql"], default="sqlite")
+    parser = parser_for(__doc__)
     parser.add_argument("--duration", type=float, default=10.0, help="seconds per phase")
     parser.add_argument("--rounds", type=int, default=2, help="ceiling/relay pairs, alternating")
     parser.add_argument("--connections", type=int, default=8)
-    parser.add_argument("--threads", type=int, default=8, help="waitress threads")
+    parser.add_argument(
+        "--threads",
+        dest="server_threads",
+        metavar="N",
+        type=int,
+        default=8,
+        help="waitress threads",
+    )
     parser.add_argument("--load-threads", type=int, default=1, help="wrk threads")
     parser.add_argument("--load", choices=["auto", "wrk", "python"], default="auto")
     parser.add_argument("--max-rate", type=int, default=3000, help="bodies per second to make")
     parser.add_argument(
-        "--paced", type=float, default=0.5, help="paced run at this fraction of the best rate"
+        "--paced",
+        dest="paced_fraction",
+        metavar="FRACTION",
+        type=float,
+        default=0.5,
+        help="paced run at this fraction of the best rate",
     )
     parser.add_argument("--pg-url", default=None, help="use this PostgreSQL database as is")
-    args = parser.parse_args()
-    with scratch("ingest") as workdir:
-        result = run(
-            db=args.db,
-            duration=args.duration,
-            rounds=args.rounds,
-            connections=args.connections,
-            server_threads=args.threads,
-            load_threads=args.load_threads,
-            load=args.load,
-            max_rate=args.max_rate,
-            paced_fraction=args.paced,
-            pg_url=args.pg_url,
-            workdir=workdir,
-        )
-    report(result)
+    main_with("ingest", parser, run)
 
 
 if __name__ == "__main__":

@@ -16,7 +16,6 @@ share (the scheduler runs the delivery job right after each watcher tick).
 
 from __future__ import annotations
 
-import argparse
 import tempfile
 import threading
 import time
@@ -34,16 +33,14 @@ from bench.common import (
     RelayProcess,
     config_dict,
     database_url,
-    free_port,
+    main_with,
+    parser_for,
     percentile,
-    report,
-    scratch,
-    wait_for,
-    write_config,
 )
 from bench.store import BenchStore
 from relay.db import Database
 from relay.devtools.devchain import Anvil, deploy_token, load_artifact, mint
+from relay.devtools.harness import free_port, wait_for, write_config
 from relay.models import Invoice
 
 
@@ -171,6 +168,7 @@ def run(
                         in clock.seen
                     ),
                     30,
+                    0.05,
                 )
             settled_at = _settled_times(db_url, [invoice_id for _, invoice_id, _ in sent])
         finally:
@@ -250,25 +248,13 @@ def _summary(
 
 def main() -> None:
     """Parse arguments, run, print the result as JSON."""
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = parser_for(__doc__)
     parser.add_argument("--payments", type=int, default=50)
     parser.add_argument("--interval", type=float, default=0.5, help="seconds between payments")
     parser.add_argument("--block-time", type=float, default=1.0)
     parser.add_argument("--confirmations", type=int, default=2)
     parser.add_argument("--poll-seconds", type=float, default=1.0)
-    parser.add_argument("--db", choices=["sqlite", "postgresql"], default="sqlite")
-    args = parser.parse_args()
-    with scratch("latency") as workdir:
-        result = run(
-            payments=args.payments,
-            interval=args.interval,
-            block_time=args.block_time,
-            confirmations=args.confirmations,
-            poll_seconds=args.poll_seconds,
-            db=args.db,
-            workdir=workdir,
-        )
-    report(result)
+    main_with("latency", parser, run)
 
 
 if __name__ == "__main__":

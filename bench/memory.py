@@ -10,7 +10,6 @@ second; the peak is the kernel's VmHWM. `relay serve` also answers some invoice 
 
 from __future__ import annotations
 
-import argparse
 import statistics
 import tempfile
 import time
@@ -23,15 +22,14 @@ from bench.common import (
     RelayProcess,
     config_dict,
     database_url,
-    free_port,
-    report,
-    scratch,
-    write_config,
+    main_with,
+    parser_for,
 )
 from bench.fixtures import insert_invoices
 from relay.config import parse_settings
 from relay.db import Database
 from relay.devtools.devchain import Anvil, deploy_token
+from relay.devtools.harness import free_port, write_config
 from relay.models import ChainCursor, utcnow
 
 MIB = 1024
@@ -140,21 +138,18 @@ def run(
 
 def main() -> None:
     """Parse arguments, run, print the result as JSON."""
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = parser_for(__doc__)
     parser.add_argument("--invoices", type=int, default=100_000)
-    parser.add_argument("--open", type=int, default=10_000, help="open invoices among them")
+    parser.add_argument(
+        "--open",
+        dest="open_invoices",
+        metavar="N",
+        type=int,
+        default=10_000,
+        help="open invoices among them",
+    )
     parser.add_argument("--seconds", type=float, default=20.0, help="sampling time per process")
-    parser.add_argument("--db", choices=["sqlite", "postgresql"], default="sqlite")
-    args = parser.parse_args()
-    with scratch("memory") as workdir:
-        result = run(
-            invoices=args.invoices,
-            open_invoices=args.open,
-            seconds=args.seconds,
-            db=args.db,
-            workdir=workdir,
-        )
-    report(result)
+    main_with("memory", parser, run)
 
 
 if __name__ == "__main__":

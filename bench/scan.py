@@ -19,7 +19,6 @@ included).
 
 from __future__ import annotations
 
-import argparse
 import re
 import tempfile
 import time
@@ -32,7 +31,12 @@ from requests.adapters import HTTPAdapter
 from web3 import HTTPProvider
 from web3.types import RPCEndpoint
 
-from bench.common import config_dict, database_url, report, scratch
+from bench.common import (
+    config_dict,
+    database_url,
+    main_with,
+    parser_for,
+)
 from bench.fixtures import insert_invoices
 from relay.chain import Web3Chain
 from relay.config import Settings, parse_settings
@@ -242,25 +246,18 @@ def run(
 
 def main() -> None:
     """Parse arguments, run, print the result as JSON."""
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--sizes", default=",".join(map(str, SIZES)))
-    parser.add_argument("--stores", default="usdc,usdc+eth")
-    parser.add_argument("--db", choices=["sqlite", "postgresql"], default="sqlite")
+    parser = parser_for(__doc__)
+    parser.add_argument(
+        "--sizes", type=lambda text: tuple(int(s) for s in text.split(",")), default=SIZES
+    )
+    parser.add_argument(
+        "--stores", type=lambda text: tuple(text.split(",")), default=("usdc", "usdc+eth")
+    )
     parser.add_argument("--chunk", type=int, default=1000, help="address_chunk_size")
     parser.add_argument(
         "--naive-max", type=int, default=10_000, help="largest size to run the naive design at"
     )
-    args = parser.parse_args()
-    with scratch("scan") as workdir:
-        result = run(
-            sizes=tuple(int(s) for s in args.sizes.split(",")),
-            stores=tuple(args.stores.split(",")),
-            db=args.db,
-            chunk=args.chunk,
-            naive_max=args.naive_max,
-            workdir=workdir,
-        )
-    report(result)
+    main_with("scan", parser, run)
 
 
 if __name__ == "__main__":

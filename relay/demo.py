@@ -11,15 +11,14 @@ import secrets
 import signal
 import tempfile
 import threading
-import time
-from collections.abc import Callable
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 import requests
 
 from relay.config import Settings, load_settings
 from relay.db import Database
+from relay.devtools.harness import wait_for
 from relay.scheduler import Runtime, build_scheduler
 from relay.web.app import create_app
 
@@ -30,21 +29,10 @@ DEMO_XPUB = (
     "M6si3yZdUsT8ddYM3PwnATt"
 )
 STEP_TIMEOUT_SECONDS = 60
-T = TypeVar("T")
 
 
 def _say(step: str, text: str) -> None:
     print(f"[{step}] {text}", flush=True)
-
-
-def _wait(what: str, probe: Callable[[], T | None], timeout: float = STEP_TIMEOUT_SECONDS) -> T:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = probe()
-        if value:
-            return value
-        time.sleep(0.25)
-    raise TimeoutError(f"timed out waiting for {what}")
 
 
 def write_demo_config(
@@ -148,7 +136,7 @@ def run_demo(port: int = 8080, keep_running: bool = True) -> int:
         base = settings.relay.public_url
         admin = {"Authorization": f"Bearer {settings.relay.admin_token}"}
         try:
-            _wait("the relay", lambda: _ok(f"{base}/healthz"))
+            wait_for("the relay", lambda: _ok(f"{base}/healthz"), STEP_TIMEOUT_SECONDS, 0.25)
             _say("relay", f"serving on {base} (config {config})")
             for topic in ("order.created", "order.updated"):
                 store.add_webhook(topic, f"{base}/hooks/demo", secret)
@@ -166,7 +154,7 @@ def run_demo(port: int = 8080, keep_running: bool = True) -> int:
                 ).json()["invoices"]
                 return answer[0] if answer else None
 
-            invoice = _wait("the invoice", find_invoice)
+            invoice = wait_for("the invoice", find_invoice, STEP_TIMEOUT_SECONDS, 0.25)
             usdc_option = next(o for o in invoice["options"] if o["asset"] == "USDC")
             _say(
                 "invoice",
@@ -189,10 +177,12 @@ def run_demo(port: int = 8080, keep_running: bool = True) -> int:
                         _say("confirm", line)
                 return data if data["status"] == "settled" else None
 
-            _wait("settlement", settled)
-            final = _wait(
+            wait_for("settlement", settled, STEP_TIMEOUT_SECONDS, 0.25)
+            final = wait_for(
                 "the store order to be processing",
                 lambda: (o := store.get_order(order_id)) and o["status"] == "processing" and o,
+                STEP_TIMEOUT_SECONDS,
+                0.25,
             )
             _say(
                 "store",

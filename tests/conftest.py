@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import os
-import socket
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -14,6 +13,7 @@ from bip_utils import Bip39SeedGenerator, Bip44, Bip44Coins
 
 from relay.config import Settings, parse_settings
 from relay.db import Database
+from relay.devtools.harness import free_port as free_port  # the tests import it from here
 from relay.models import Base
 
 SHARED = Path(__file__).resolve().parents[1].parent / "shared"
@@ -32,14 +32,6 @@ def merchant_account_key() -> Any:
 
 
 MERCHANT_XPUB: str = merchant_account_key().PublicKey().ToExtended()
-
-
-def free_port() -> int:
-    """Return a free TCP port on 127.0.0.1."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
 
 
 def config_dict(

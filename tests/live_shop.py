@@ -134,7 +134,7 @@ def parse_uri(uri: str) -> tuple[str | None, str, int]:
 
 def _number(text: str) -> int:
     mantissa, _, exponent = text.partition("e")
-    return int(mantissa) * 10 ** int(exponent or 0)
+    return int(mantissa) * int(10 ** int(exponent or 0))
 
 
 @contextmanager

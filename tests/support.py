@@ -2,20 +2,19 @@
 
 from __future__ import annotations
 
-import json
-import os
-import subprocess
-import sys
-import time
 from collections.abc import Callable
-from pathlib import Path
+from datetime import UTC, datetime
 from typing import Any, TypeVar
 
 import requests
 from flask import Flask
+from prometheus_client.parser import text_string_to_metric_families
 
 from relay.config import Settings
 from relay.db import Database
+from relay.devtools import harness
+from relay.devtools.harness import toml_dump as toml_dump
+from relay.devtools.harness import write_config as write_config
 from relay.inbox import open_all
 from relay.web.app import create_app
 from tests.conftest import ADMIN_TOKEN
@@ -47,33 +46,25 @@ def invoice_of(client: Any, store: str, order_id: str) -> dict[str, Any]:
 
 
 def wait_for(what: str, probe: Callable[[], T | None], timeout: float = TIMEOUT) -> T:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = probe()
-        if value:
-            return value
-        time.sleep(0.2)
-    raise AssertionError(f"timed out waiting for {what}")
+    """Poll `probe` every 0.2 s until it returns something truthy (relay.devtools.harness)."""
+    return harness.wait_for(what, probe, timeout, 0.2)
 
 
-def toml_dump(data: dict[str, Any], prefix: str = "") -> str:
-    """Write a config dict as TOML (tables, arrays of strings/ints, scalars)."""
-    scalars, tables = [], []
-    for key, value in data.items():
-        if isinstance(value, dict):
-            tables.append((key, value))
-        else:
-            scalars.append(f"{key} = {json.dumps(value)}")
-    out = ([f"[{prefix}]"] if prefix and scalars else []) + scalars
-    for key, value in tables:
-        out.append(toml_dump(value, f"{prefix}.{key}" if prefix else key))
-    return "\n".join(out) + "\n"
-
-
-def write_config(data: dict[str, Any], path: Path) -> Path:
-    """Write a config document as TOML to `path` and return it."""
-    path.write_text(toml_dump(data))
-    return path
+def inbox_row(order_id: str, **values: Any) -> dict[str, Any]:
+    """Return a row of the inbox table (every column but its id) for a test; `values` override."""
+    now = datetime(2026, 11, 21, 12, tzinfo=UTC)
+    return {
+        "store": "shop",
+        "order_id": order_id,
+        "topic": "order.created",
+        "order": {"order_id": order_id},
+        "status": "queued",
+        "attempts": 0,
+        "next_attempt_at": now,
+        "last_error": "",
+        "received_at": now,
+        **values,
+    }
 
 
 def reset_database(url: str) -> None:
@@ -88,55 +79,10 @@ def reset_database(url: str) -> None:
     database.dispose()
 
 
-class RelayProcess:
-    """The relay as a real server process started from a config file."""
+class RelayProcess(harness.RelayProcess):
+    """The relay as a real server process (relay.devtools.harness), with the admin API."""
 
-    def __init__(self, config: Path, url: str, log: Path) -> None:
-        self.config, self.url, self.log_path = config, url, log
-        self.proc: subprocess.Popen[bytes] | None = None
-
-    def start(self, *args: str) -> None:
-        """Start `relay serve` (or `args`, e.g. "worker"); a server is waited for on /healthz."""
-        self.log = self.log_path.open("ab")
-        env = dict(os.environ, RELAY_LOG_LEVEL="INFO")
-        command = list(args) or ["serve"]
-        self.proc = subprocess.Popen(
-            [sys.executable, "-m", "relay", *command, "--config", str(self.config)],
-            stdout=self.log,
-            stderr=subprocess.STDOUT,
-            env=env,
-        )
-        if command[0] == "serve":
-            wait_for("relay /healthz", self._healthy, timeout=30)
-
-    def kill(self) -> None:
-        """Kill the process with SIGKILL (no clean-up of any kind) and reap it."""
-        assert self.proc is not None
-        self.proc.kill()
-        self.proc.wait()
-        self.log.close()
-
-    def _healthy(self) -> bool:
-        assert self.proc is not None
-        if self.proc.poll() is not None:
-            raise AssertionError("relay exited:\n" + self.log_path.read_text()[-3000:])
-        try:
-            return requests.get(f"{self.url}/healthz", timeout=1).status_code == 200
-        except requests.RequestException:
-            return False
-
-    def stop(self) -> None:
-        """Stop the process with SIGTERM (SIGKILL after 10 s)."""
-        if self.log.closed:
-            return
-        if self.proc is not None and self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
-        self.log.close()
+    STARTUP_TIMEOUT = 30.0
 
     def admin(self, path: str, **params: str) -> Any:
         answer = requests.get(
@@ -151,6 +97,16 @@ class RelayProcess:
     def invoice_for(self, order_id: int | str, store: str = "shop") -> dict[str, Any] | None:
         found = self.admin("/api/v1/admin/invoices", store=store, order_id=str(order_id))
         return found["invoices"][0] if found["invoices"] else None
+
+    def inbox_queued(self) -> int:
+        """Return the accepted webhook orders still waiting for an invoice, read off /metrics
+        (`relay_inbox_orders{status="queued"}`)."""
+        text = requests.get(f"{self.url}/metrics", timeout=5).text
+        for family in text_string_to_metric_families(text):
+            for sample in family.samples:
+                if sample.name == "relay_inbox_orders" and sample.labels["status"] == "queued":
+                    return int(sample.value)
+        raise AssertionError("/metrics has no relay_inbox_orders")
 
     def invoice(self, invoice_id: str) -> dict[str, Any]:
         data: dict[str, Any] = requests.get(

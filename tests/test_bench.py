@@ -20,6 +20,9 @@ def test_ingest_accepts_every_webhook_as_an_invoice(tmp_path: Path) -> None:
     assert result["every_accepted_is_an_invoice"], result
     assert result["paced"]["requests"] > 0
     assert result["ceiling_per_second"] > 0
+    relay = result["rounds"][0]["relay"]
+    assert relay["server_cpu_ms_per_request"] > 0  # each request wakes a waitress thread at least
+    assert relay["server_context_switches_per_request"] >= 1
 
 
 def test_scan_calls_stay_flat_and_beat_the_naive_design(tmp_path: Path) -> None:

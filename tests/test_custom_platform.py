@@ -292,7 +292,7 @@ def test_made_up_shop_runs_the_whole_flow(
         accept=["dev:ETH"],
     )
     reset_database(data["relay"]["database_url"])
-    relay = RelayProcess(write_config(data, tmp_path / "relay.toml"), url, tmp_path / "relay.log")
+    relay = RelayProcess(write_config(data, tmp_path / "relay.toml"), tmp_path / "relay.log")
     relay.start()
     bazaar.hook_url = f"{url}/hooks/shop"
     try:

@@ -19,7 +19,14 @@ from typing import Any
 import pytest
 import zxingcpp
 from PIL import Image
-from playwright.sync_api import Browser, BrowserContext, Page, expect, sync_playwright
+from playwright.sync_api import (
+    Browser,
+    BrowserContext,
+    Page,
+    ViewportSize,
+    expect,
+    sync_playwright,
+)
 
 from relay.devtools.devchain import Anvil, deploy_token, mint, transfer_token
 from relay.devtools.woostore import WooStore
@@ -38,8 +45,8 @@ CHROMIUM_ARGS = [
     "--no-first-run",
 ]
 ARTIFACTS = Path(__file__).resolve().parents[1] / "artifacts"
-PHONE = {"width": 390, "height": 844}
-DESKTOP = {"width": 1280, "height": 900}
+PHONE = ViewportSize(width=390, height=844)
+DESKTOP = ViewportSize(width=1280, height=900)
 CONFIRMATIONS = 3
 UI_TIMEOUT_MS = 20_000
 USDC = 10**6
@@ -90,7 +97,7 @@ def relay(
         shop, invoice_expiry_minutes=0.1, monitoring_minutes=0.05, payment_methods=["briefpay"]
     )
     reset_database(data["relay"]["database_url"])
-    process = RelayProcess(write_config(data, tmp / "relay.toml"), url, tmp / "relay.log")
+    process = RelayProcess(write_config(data, tmp / "relay.toml"), tmp / "relay.log")
     process.start()
     for name in ("shop", "late", "brief"):
         store.add_webhook("order.created", f"{url}/hooks/{name}", WEBHOOK_SECRET)

@@ -8,6 +8,7 @@ it with its tx hash. A funded anvil account stands in for the merchant's wallet.
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack
 from pathlib import Path
@@ -33,10 +34,11 @@ def chain() -> Iterator[Chain]:
 
 @pytest.fixture
 def make(chain: Chain, tmp_path: Path) -> Iterator[Callable[..., LiveShop]]:
+    shops = itertools.count()
     with ExitStack() as stack:
 
         def build(**store_extra: object) -> LiveShop:
-            tmp = tmp_path / f"shop{len(stack._exit_callbacks)}"
+            tmp = tmp_path / f"shop{next(shops)}"
             return stack.enter_context(live_shop(chain, tmp, **store_extra))
 
         yield build

@@ -10,6 +10,7 @@ from __future__ import annotations
 import random
 import time
 from collections.abc import Iterator
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -61,7 +62,7 @@ def relay_for(
     # a send cut by SIGKILL keeps its lease (4 timeouts + 5 s) from the restarted relay
     data["relay"]["delivery_timeout_seconds"] = 3
     reset_database(data["relay"]["database_url"])
-    return RelayProcess(write_config(data, tmp / f"relay-{port}.toml"), url, tmp / "relay.log")
+    return RelayProcess(write_config(data, tmp / f"relay-{port}.toml"), tmp / "relay.log")
 
 
 def place_orders(relay: RelayProcess, store: WooStore, count: int) -> list[dict[str, Any]]:
@@ -69,12 +70,12 @@ def place_orders(relay: RelayProcess, store: WooStore, count: int) -> list[dict[
     for topic in ("order.created", "order.updated"):
         store.add_webhook(topic, f"{relay.url}/hooks/shop", WEBHOOK_SECRET)
     orders = [store.create_order(total=f"{5 + i}.00") for i in range(count)]
-    return [wait_for("an invoice", lambda o=o: relay.invoice_for(o["id"])) for o in orders]
+    return [wait_for("an invoice", partial(relay.invoice_for, o["id"])) for o in orders]
 
 
 def pay_all(chain: tuple[Anvil, str], invoices: list[dict[str, Any]]) -> dict[str, str]:
     node, token = chain
-    txs = {}
+    txs: dict[str, str] = {}
     for invoice in invoices:
         option = next(o for o in invoice["options"] if o["asset"] == "USDC")
         txs[invoice["order_id"]] = transfer_token(
@@ -83,12 +84,16 @@ def pay_all(chain: tuple[Anvil, str], invoices: list[dict[str, Any]]) -> dict[st
     return txs
 
 
+def processing(store: WooStore, order_id: str) -> dict[str, Any] | None:
+    """Return the store's order once it is `processing`, else None."""
+    order = store.get_order(int(order_id))
+    return order if order["status"] == "processing" else None
+
+
 def assert_each_order_moved_once(store: WooStore, txs: dict[str, str]) -> None:
     for order_id, tx in txs.items():
         order = wait_for(
-            f"order {order_id} processing",
-            lambda oid=order_id: (o := store.get_order(int(oid)))["status"] == "processing" and o,
-            timeout=90,
+            f"order {order_id} processing", partial(processing, store, order_id), timeout=90
         )
         assert order["transaction_id"] == tx
         path = f"/wp-json/wc/v3/orders/{order_id}"
@@ -167,9 +172,9 @@ def test_two_workers_race_on_postgresql(
 ) -> None:
     web = relay_for(chain, store, tmp_path, race_database)
     web.start("serve", "--no-scheduler")
-    workers = [RelayProcess(web.config, web.url, tmp_path / f"worker{i}.log") for i in (1, 2)]
+    workers = [RelayProcess(web.config, tmp_path / f"worker{i}.log") for i in (1, 2)]
     for worker in workers:
-        worker.start("worker")
+        worker.start("worker", wait=False)
     try:
         invoices = place_orders(web, store, 6)
         txs = pay_all(chain, invoices)

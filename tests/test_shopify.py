@@ -291,7 +291,7 @@ def test_shopify_order_paid_on_chain_end_to_end(
             listen=f"127.0.0.1:{port}",
         )
         reset_database(data["relay"]["database_url"])
-        relay = RelayProcess(write_config(data, tmp_path / "relay.toml"), url, tmp_path / "log")
+        relay = RelayProcess(write_config(data, tmp_path / "relay.toml"), tmp_path / "log")
         relay.start()
         try:
             for topic in ("orders/create", "orders/updated"):

@@ -231,7 +231,7 @@ def test_custom_shop_end_to_end(receiver: Receiver, tmp_path: Path) -> None:
         with config.open("a") as file:  # the shop's callback: a status webhook endpoint
             file.write(f'[[stores.shop.webhooks]]\nurl = "{receiver.url}"\n')
             file.write(f'secret = "{HOOK_SECRET}"\n')
-        relay = RelayProcess(config, url, tmp_path / "relay.log")
+        relay = RelayProcess(config, tmp_path / "relay.log")
         relay.start()
         try:
             checkout = requests.post(
