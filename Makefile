@@ -24,9 +24,9 @@ demo: setup
 	$(BIN)/relay demo $(DEMO_ARGS)
 
 lint: setup-dev
-	$(BIN)/ruff check relay tests
-	$(BIN)/ruff format --check relay tests
-	$(BIN)/mypy relay
+	$(BIN)/ruff check relay tests bench
+	$(BIN)/ruff format --check relay tests bench
+	$(BIN)/mypy relay tests bench
 
 # The payment page's browser tests drive Debian's chromium with Playwright (which must never
 # download a browser of its own): install the package when it is missing.
