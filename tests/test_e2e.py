@@ -66,7 +66,7 @@ def relay(
     )
     data["stores"]["quick"]["xpub"] = data["stores"]["shop"]["xpub"]
     reset_database(data["relay"]["database_url"])
-    process = RelayProcess(write_config(data, tmp / "relay.toml"), url, tmp / "relay.log")
+    process = RelayProcess(write_config(data, tmp / "relay.toml"), tmp / "relay.log")
     process.start()
     for topic in ("order.created", "order.updated"):
         hook = store.add_webhook(topic, f"{url}/hooks/shop", WEBHOOK_SECRET)
@@ -190,6 +190,8 @@ def test_duplicate_and_concurrent_webhooks_make_one_invoice(
     for thread in threads:
         thread.join()
     assert answers == [200] * 12
+    # each 200 says "queued": the inbox opens the invoice after the answer, so wait for it to drain
+    wait_for("the inbox to drain", lambda: relay.inbox_queued() == 0)
     found = relay.admin("/api/v1/admin/invoices", store="shop", order_id=str(order["id"]))
     assert len(found["invoices"]) == 1
 
