@@ -141,6 +141,7 @@ def test_other_payment_method_is_left_alone(relay: RelayProcess, store: WooStore
             d["order_id"] == order["id"] and d["status_code"] == 200 for d in store.deliveries
         ),
     )
+    wait_for("the inbox to drain", lambda: relay.inbox_queued() == 0)  # had it been queued
     assert relay.invoice_for(order["id"]) is None
     assert store.get_order(order["id"])["status"] == "pending"
 
