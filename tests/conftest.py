@@ -1,4 +1,6 @@
-"""Shared fixtures: settings builders, a database per test, merchant keys, samples."""
+"""Shared fixtures: settings builders, a database per test, merchant keys, samples, and the
+interval-mining chain with USDC that end-to-end modules share (a module needing another chain
+defines its own `chain`)."""
 
 from __future__ import annotations
 
@@ -13,6 +15,7 @@ from bip_utils import Bip39SeedGenerator, Bip44, Bip44Coins
 
 from relay.config import Settings, parse_settings
 from relay.db import Database
+from relay.devtools.devchain import Anvil, deploy_token, mint
 from relay.devtools.harness import free_port as free_port  # the tests import it from here
 from relay.models import Base
 
@@ -107,6 +110,21 @@ def db(tmp_path: Path) -> Iterator[Database]:
     database.create_schema()
     yield database
     database.dispose()
+
+
+@pytest.fixture(scope="module")
+def chain() -> Iterator[Anvil]:
+    """Yield an anvil node mining a block every second, one per test module."""
+    with Anvil(block_time=1) as node:
+        yield node
+
+
+@pytest.fixture(scope="module")
+def usdc(chain: Anvil) -> str:
+    """Return a 6-decimal USDC contract on `chain`, with 10,000 USDC minted to account 1."""
+    token = deploy_token(chain.w3, name="USD Coin", symbol="USDC", decimals=6)
+    mint(chain.w3, token, chain.accounts[1], 10_000 * 10**6)
+    return token
 
 
 @pytest.fixture

@@ -179,8 +179,5 @@ def live_shop(chain: Chain, tmp: Path, **store_extra: Any) -> Iterator[LiveShop]
         world = World(chain, store, settings, db, client, sender, rates)
         server = stack.enter_context(AppServer(relay_app(settings, db)))
         store.add_webhook("order.updated", f"{server.url}/hooks/shop", WEBHOOK_SECRET)
-        # the CLI's config file: the same relay (toml_dump writes no arrays of tables)
-        plain = dict(data["stores"]["shop"])
-        plain.pop("webhooks")
-        config_path = write_config(data | {"stores": {"shop": plain}}, tmp / "relay.toml")
+        config_path = write_config(data, tmp / "relay.toml")  # the CLI's config: the same relay
         yield LiveShop(world, store, server.url, config_path, events)

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import UTC, datetime
-from typing import Any, TypeVar
+from pathlib import Path
+from typing import Any, TypedDict, TypeVar
 
 import requests
 from flask import Flask
@@ -17,7 +18,7 @@ from relay.devtools.harness import toml_dump as toml_dump
 from relay.devtools.harness import write_config as write_config
 from relay.inbox import open_all
 from relay.web.app import create_app
-from tests.conftest import ADMIN_TOKEN
+from tests.conftest import ADMIN_TOKEN, free_port
 
 T = TypeVar("T")
 TIMEOUT = 45
@@ -65,6 +66,26 @@ def inbox_row(order_id: str, **values: Any) -> dict[str, Any]:
         "received_at": now,
         **values,
     }
+
+
+class RelayAddress(TypedDict):
+    """Where a test relay listens: keywords for the config builders (`config_dict`)."""
+
+    public_url: str
+    listen: str
+
+
+def relay_address() -> RelayAddress:
+    """Return `public_url` and `listen` of a relay on a free 127.0.0.1 port."""
+    port = free_port()
+    return {"public_url": f"http://127.0.0.1:{port}", "listen": f"127.0.0.1:{port}"}
+
+
+def relay_process(data: dict[str, Any], folder: Path, name: str = "relay") -> RelayProcess:
+    """Reset the configuration's database, write it to `folder/<name>.toml` and return the
+    relay for it (not started), logging to `folder/<name>.log`."""
+    reset_database(data["relay"]["database_url"])
+    return RelayProcess(write_config(data, folder / f"{name}.toml"), folder / f"{name}.log")
 
 
 def reset_database(url: str) -> None:

@@ -25,8 +25,8 @@ from relay.devtools.devchain import Anvil, send_eth
 from relay.inbound import read_order
 from relay.specs import clear_spec_cache, load_spec
 from relay.storefront import StorefrontClient
-from tests.conftest import config_dict, database_url_for, free_port
-from tests.support import RelayProcess, reset_database, wait_for, write_config
+from tests.conftest import config_dict, database_url_for
+from tests.support import relay_address, relay_process, wait_for
 
 TOKEN = "bz_live_token_123"
 SPEC = """
@@ -271,30 +271,19 @@ def test_the_spec_file_is_validated_and_reads_the_shops_orders(
     assert skipped.kind == "ignored" and "!sandbox" in skipped.reason
 
 
-@pytest.fixture(scope="module")
-def chain() -> Iterator[Anvil]:
-    with Anvil(block_time=1) as node:
-        yield node
-
-
 def test_made_up_shop_runs_the_whole_flow(
     chain: Anvil, bazaar: Bazaar, spec_file: Path, tmp_path: Path
 ) -> None:
-    port = free_port()
-    url = f"http://127.0.0.1:{port}"
     data = bazaar_config(
         bazaar,
         spec_file,
         rpc_url=chain.url,
         database_url=database_url_for(tmp_path),
-        public_url=url,
-        listen=f"127.0.0.1:{port}",
         accept=["dev:ETH"],
+        **relay_address(),
     )
-    reset_database(data["relay"]["database_url"])
-    relay = RelayProcess(write_config(data, tmp_path / "relay.toml"), tmp_path / "relay.log")
-    relay.start()
-    bazaar.hook_url = f"{url}/hooks/shop"
+    relay = relay_process(data, tmp_path).start()
+    bazaar.hook_url = f"{relay.url}/hooks/shop"
     try:
         order = bazaar.place("20.00")  # 0.01 ETH at 2000 EUR/ETH
         invoice = wait_for("the invoice", lambda: relay.invoice_for(order["ref"]))

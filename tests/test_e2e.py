@@ -15,24 +15,11 @@ from collections.abc import Iterator
 import pytest
 import requests
 
-from relay.devtools.devchain import Anvil, deploy_token, mint, send_eth, transfer_token
+from relay.devtools.devchain import Anvil, send_eth, transfer_token
 from relay.devtools.woostore import WooStore
 from relay.signing import hmac_sha256_base64
-from tests.conftest import WEBHOOK_SECRET, config_dict, database_url_for, free_port
-from tests.support import RelayProcess, reset_database, wait_for, write_config
-
-
-@pytest.fixture(scope="module")
-def chain() -> Iterator[Anvil]:
-    with Anvil(block_time=1) as node:
-        yield node
-
-
-@pytest.fixture(scope="module")
-def usdc(chain: Anvil) -> str:
-    token = deploy_token(chain.w3, name="USD Coin", symbol="USDC", decimals=6)
-    mint(chain.w3, token, chain.accounts[1], 10_000 * 10**6)
-    return token
+from tests.conftest import WEBHOOK_SECRET, config_dict, database_url_for
+from tests.support import RelayProcess, relay_address, relay_process, wait_for
 
 
 @pytest.fixture(scope="module")
@@ -46,15 +33,12 @@ def relay(
     chain: Anvil, usdc: str, store: WooStore, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[RelayProcess]:
     tmp = tmp_path_factory.mktemp("relay")
-    port = free_port()
-    url = f"http://127.0.0.1:{port}"
     data = config_dict(
         rpc_url=chain.url,
         token=usdc,
         store_url=store.base_url,
         database_url=database_url_for(tmp),
-        public_url=url,
-        listen=f"127.0.0.1:{port}",
+        **relay_address(),
     )
     # a second store whose invoices expire after 6 seconds
     data["stores"]["quick"] = dict(
@@ -65,11 +49,9 @@ def relay(
         payment_methods=["quickpay"],
     )
     data["stores"]["quick"]["xpub"] = data["stores"]["shop"]["xpub"]
-    reset_database(data["relay"]["database_url"])
-    process = RelayProcess(write_config(data, tmp / "relay.toml"), tmp / "relay.log")
-    process.start()
+    process = relay_process(data, tmp).start()
     for topic in ("order.created", "order.updated"):
-        hook = store.add_webhook(topic, f"{url}/hooks/shop", WEBHOOK_SECRET)
+        hook = store.add_webhook(topic, f"{process.url}/hooks/shop", WEBHOOK_SECRET)
         assert store.webhook(hook["id"])["pending_delivery"] is False  # the ping got exactly 200
     yield process
     process.stop()

@@ -28,10 +28,10 @@ from playwright.sync_api import (
     sync_playwright,
 )
 
-from relay.devtools.devchain import Anvil, deploy_token, mint, transfer_token
+from relay.devtools.devchain import Anvil, transfer_token
 from relay.devtools.woostore import WooStore
-from tests.conftest import WEBHOOK_SECRET, config_dict, database_url_for, free_port
-from tests.support import RelayProcess, reset_database, wait_for, write_config
+from tests.conftest import WEBHOOK_SECRET, config_dict, database_url_for
+from tests.support import RelayProcess, relay_address, relay_process, wait_for
 from tests.test_pay import parse_uris
 
 CHROMIUM = Path("/usr/bin/chromium")
@@ -53,20 +53,6 @@ USDC = 10**6
 
 
 @pytest.fixture(scope="module")
-def chain() -> Iterator[Anvil]:
-    # interval mining, so the sweeper sees block times pass expiry; tests pause it to count
-    with Anvil(block_time=1) as node:
-        yield node
-
-
-@pytest.fixture(scope="module")
-def usdc(chain: Anvil) -> str:
-    token = deploy_token(chain.w3, name="USD Coin", symbol="USDC", decimals=6)
-    mint(chain.w3, token, chain.accounts[1], 10_000 * USDC)
-    return token
-
-
-@pytest.fixture(scope="module")
 def store() -> Iterator[WooStore]:
     with WooStore(webhook_delay=0.05) as shop:
         yield shop
@@ -77,16 +63,13 @@ def relay(
     chain: Anvil, usdc: str, store: WooStore, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[RelayProcess]:
     tmp = tmp_path_factory.mktemp("relay")
-    port = free_port()
-    url = f"http://127.0.0.1:{port}"
     data = config_dict(
         rpc_url=chain.url,
         token=usdc,
         store_url=store.base_url,
         database_url=database_url_for(tmp),
-        public_url=url,
-        listen=f"127.0.0.1:{port}",
         confirmations=CONFIRMATIONS,
+        **relay_address(),
     )
     shop = data["stores"]["shop"]
     # "late" expires after 3 s and keeps watching for a minute; "brief" stops watching after 9 s
@@ -96,11 +79,9 @@ def relay(
     data["stores"]["brief"] = dict(
         shop, invoice_expiry_minutes=0.1, monitoring_minutes=0.05, payment_methods=["briefpay"]
     )
-    reset_database(data["relay"]["database_url"])
-    process = RelayProcess(write_config(data, tmp / "relay.toml"), tmp / "relay.log")
-    process.start()
+    process = relay_process(data, tmp).start()
     for name in ("shop", "late", "brief"):
-        store.add_webhook("order.created", f"{url}/hooks/{name}", WEBHOOK_SECRET)
+        store.add_webhook("order.created", f"{process.url}/hooks/{name}", WEBHOOK_SECRET)
     yield process
     process.stop()
 

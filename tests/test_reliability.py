@@ -19,8 +19,8 @@ import pytest
 
 from relay.devtools.devchain import Anvil, deploy_token, mint, transfer_token
 from relay.devtools.woostore import WooStore
-from tests.conftest import WEBHOOK_SECRET, config_dict, database_url_for, free_port
-from tests.support import RelayProcess, reset_database, wait_for, write_config
+from tests.conftest import WEBHOOK_SECRET, config_dict, database_url_for
+from tests.support import RelayProcess, relay_address, relay_process, wait_for
 
 PG_ADMIN = "postgresql://postgres@127.0.0.1:5432/postgres"
 RACE_DATABASE = "relay_test_race"
@@ -48,21 +48,18 @@ def relay_for(
     database_url: str | None = None,
     **store_extra: Any,
 ) -> RelayProcess:
-    port = free_port()
-    url = f"http://127.0.0.1:{port}"
+    address = relay_address()
     data = config_dict(
         rpc_url=chain[0].url,
         token=chain[1],
         store_url=store.base_url,
-        public_url=url,
-        listen=f"127.0.0.1:{port}",
         database_url=database_url or database_url_for(tmp),
+        **address,
         **store_extra,
     )
     # a send cut by SIGKILL keeps its lease (4 timeouts + 5 s) from the restarted relay
     data["relay"]["delivery_timeout_seconds"] = 3
-    reset_database(data["relay"]["database_url"])
-    return RelayProcess(write_config(data, tmp / f"relay-{port}.toml"), tmp / "relay.log")
+    return relay_process(data, tmp, "relay-" + address["listen"].rpartition(":")[2])
 
 
 def place_orders(relay: RelayProcess, store: WooStore, count: int) -> list[dict[str, Any]]:

@@ -20,20 +20,13 @@ from flask.testing import FlaskClient
 
 from relay.config import StoreSettings, parse_settings
 from relay.db import Database
-from relay.devtools.devchain import Anvil, deploy_token, mint, transfer_token
+from relay.devtools.devchain import Anvil, transfer_token
 from relay.devtools.shopify_store import ShopifyStore, webhook_hmac
 from relay.inbound import read_order
 from relay.specs import load_spec
 from relay.storefront import StorefrontClient
-from tests.conftest import ADMIN_TOKEN, SAMPLES, config_dict, database_url_for, free_port
-from tests.support import (
-    RelayProcess,
-    invoice_of,
-    relay_app,
-    reset_database,
-    wait_for,
-    write_config,
-)
+from tests.conftest import ADMIN_TOKEN, SAMPLES, config_dict, database_url_for
+from tests.support import invoice_of, relay_address, relay_app, relay_process, wait_for
 
 METHOD = "Pay with crypto"  # the merchant's custom manual payment method
 
@@ -263,39 +256,21 @@ def test_read_and_list_open_orders_for_reconciliation(
 # ------------------------------------------------------------------ end to end
 
 
-@pytest.fixture(scope="module")
-def chain() -> Iterator[Anvil]:
-    with Anvil(block_time=1) as node:
-        yield node
-
-
-@pytest.fixture(scope="module")
-def usdc(chain: Anvil) -> str:
-    token = deploy_token(chain.w3, name="USD Coin", symbol="USDC", decimals=6)
-    mint(chain.w3, token, chain.accounts[1], 10_000 * 10**6)
-    return token
-
-
 def test_shopify_order_paid_on_chain_end_to_end(
     chain: Anvil, usdc: str, tmp_path: Any, fixture_order: dict[str, Any]
 ) -> None:
-    port = free_port()
-    url = f"http://127.0.0.1:{port}"
     with ShopifyStore() as shop:
         data = shop_config(
             shop,
             rpc_url=chain.url,
             token=usdc,
             database_url=database_url_for(tmp_path),
-            public_url=url,
-            listen=f"127.0.0.1:{port}",
+            **relay_address(),
         )
-        reset_database(data["relay"]["database_url"])
-        relay = RelayProcess(write_config(data, tmp_path / "relay.toml"), tmp_path / "log")
-        relay.start()
+        relay = relay_process(data, tmp_path).start()
         try:
             for topic in ("orders/create", "orders/updated"):
-                shop.add_webhook(topic, f"{url}/hooks/shop")
+                shop.add_webhook(topic, f"{relay.url}/hooks/shop")
             order = shop.create_order(crypto_order(fixture_order))
             invoice = wait_for("the invoice", lambda: relay.invoice_for(order["id"]))
             option = next(o for o in invoice["options"] if o["asset"] == "USDC")

@@ -22,17 +22,10 @@ from werkzeug.wrappers import Request, Response
 
 from relay.config import parse_settings
 from relay.db import Database
-from relay.devtools.devchain import Anvil, deploy_token, mint, transfer_token
+from relay.devtools.devchain import Anvil, transfer_token
 from relay.signing import sign_standard_webhook, verify_standard_webhook
-from tests.conftest import config_dict, database_url_for, free_port
-from tests.support import (
-    RelayProcess,
-    invoice_of,
-    relay_app,
-    reset_database,
-    wait_for,
-    write_config,
-)
+from tests.conftest import config_dict, database_url_for
+from tests.support import invoice_of, relay_address, relay_app, relay_process, wait_for
 
 API_TOKEN = "shop-api-token-0123456789"
 SHOP_SECRET = "whsec_" + base64.b64encode(b"custom shop signing key 0123456").decode()
@@ -213,48 +206,36 @@ def receiver() -> Iterator[Receiver]:
     endpoint.close()
 
 
-def test_custom_shop_end_to_end(receiver: Receiver, tmp_path: Path) -> None:
-    port = free_port()
-    url = f"http://127.0.0.1:{port}"
-    with Anvil(block_time=1) as chain:
-        usdc = deploy_token(chain.w3, name="USD Coin", symbol="USDC", decimals=6)
-        mint(chain.w3, usdc, chain.accounts[1], 100 * 10**6)
-        data = relay_store(
-            rpc_url=chain.url,
-            token=usdc,
-            database_url=database_url_for(tmp_path),
-            public_url=url,
-            listen=f"127.0.0.1:{port}",
+def test_custom_shop_end_to_end(
+    chain: Anvil, usdc: str, receiver: Receiver, tmp_path: Path
+) -> None:
+    data = relay_store(
+        rpc_url=chain.url, token=usdc, database_url=database_url_for(tmp_path), **relay_address()
+    )
+    # the shop's callback: a status webhook endpoint
+    data["stores"]["shop"]["webhooks"] = [{"url": receiver.url, "secret": HOOK_SECRET}]
+    relay = relay_process(data, tmp_path).start()
+    url = relay.url
+    try:
+        checkout = requests.post(
+            f"{url}/api/v1/stores/shop/invoices", json=order(), headers=bearer(), timeout=10
         )
-        reset_database(data["relay"]["database_url"])
-        config = write_config(data, tmp_path / "relay.toml")
-        with config.open("a") as file:  # the shop's callback: a status webhook endpoint
-            file.write(f'[[stores.shop.webhooks]]\nurl = "{receiver.url}"\n')
-            file.write(f'secret = "{HOOK_SECRET}"\n')
-        relay = RelayProcess(config, tmp_path / "relay.log")
-        relay.start()
-        try:
-            checkout = requests.post(
-                f"{url}/api/v1/stores/shop/invoices", json=order(), headers=bearer(), timeout=10
-            )
-            assert checkout.status_code == 201
-            invoice = checkout.json()
-            assert requests.get(invoice["payment_url"], timeout=5).status_code == 200
-            option = next(o for o in invoice["options"] if o["asset"] == "USDC")
-            tx = transfer_token(chain.w3, usdc, chain.accounts[1], option["address"], 25_000_000)
-            settled = wait_for(
-                "the invoice.settled callback",
-                lambda: next(
-                    (e for e in receiver.events() if e["type"] == "invoice.settled"), None
-                ),
-            )
-            assert settled["data"]["id"] == invoice["id"]
-            assert settled["data"]["payments"][0]["tx_hash"] == tx
-            kinds = [e["type"] for e in receiver.events()]
-            assert kinds[0] == "invoice.created" and "invoice.payment_received" in kinds
-            again = requests.post(
-                f"{url}/api/v1/stores/shop/invoices", json=order(), headers=bearer(), timeout=10
-            )
-            assert again.status_code == 200 and again.json()["status"] == "settled"
-        finally:
-            relay.stop()
+        assert checkout.status_code == 201
+        invoice = checkout.json()
+        assert requests.get(invoice["payment_url"], timeout=5).status_code == 200
+        option = next(o for o in invoice["options"] if o["asset"] == "USDC")
+        tx = transfer_token(chain.w3, usdc, chain.accounts[1], option["address"], 25_000_000)
+        settled = wait_for(
+            "the invoice.settled callback",
+            lambda: next((e for e in receiver.events() if e["type"] == "invoice.settled"), None),
+        )
+        assert settled["data"]["id"] == invoice["id"]
+        assert settled["data"]["payments"][0]["tx_hash"] == tx
+        kinds = [e["type"] for e in receiver.events()]
+        assert kinds[0] == "invoice.created" and "invoice.payment_received" in kinds
+        again = requests.post(
+            f"{url}/api/v1/stores/shop/invoices", json=order(), headers=bearer(), timeout=10
+        )
+        assert again.status_code == 200 and again.json()["status"] == "settled"
+    finally:
+        relay.stop()

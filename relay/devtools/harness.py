@@ -3,7 +3,6 @@ port, polling for a condition, writing a config as TOML, and the relay as a serv
 
 from __future__ import annotations
 
-import json
 import os
 import socket
 import subprocess
@@ -12,7 +11,7 @@ import time
 import tomllib
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, Self, TypeVar
 
 import requests
 
@@ -39,19 +38,12 @@ def wait_for(what: str, probe: Callable[[], T | None], timeout: float, every: fl
     raise TimeoutError(f"timed out waiting for {what}")
 
 
-def toml_dump(data: dict[str, Any], prefix: str = "") -> str:
-    """Write a config dict as TOML (nested tables; scalars and lists as JSON literals, which
-    TOML reads alike for strings, integers, booleans and arrays of them)."""
-    scalars, tables = [], []
-    for key, value in data.items():
-        if isinstance(value, dict):
-            tables.append((key, value))
-        else:
-            scalars.append(f"{key} = {json.dumps(value)}")
-    out = ([f"[{prefix}]"] if prefix and scalars else []) + scalars
-    for key, value in tables:
-        out.append(toml_dump(value, f"{prefix}.{key}" if prefix else key))
-    return "\n".join(out) + "\n"
+def toml_dump(data: dict[str, Any]) -> str:
+    """Return a config document as TOML text (tomli-w, a dev dependency: `pip install -e
+    ".[dev]"`; imported here so that `relay demo` needs only the relay's own dependencies)."""
+    import tomli_w
+
+    return tomli_w.dumps(data)
 
 
 def write_config(data: dict[str, Any], path: Path) -> Path:
@@ -74,7 +66,7 @@ class RelayProcess:
         self.url = f"http://{listen}"
         self.proc: subprocess.Popen[bytes] | None = None
 
-    def start(self, *args: str, wait: bool = True) -> RelayProcess:
+    def start(self, *args: str, wait: bool = True) -> Self:
         """Start `python -m <module> <args or serve> --config F` (log level $RELAY_LOG_LEVEL,
         INFO by default); when `wait`, return once /healthz answers. raises RuntimeError with
         the log's tail when the process exits, TimeoutError after STARTUP_TIMEOUT."""
