@@ -3,7 +3,8 @@
 -- BENCH_BODIES names a file of lines "<X-WC-Webhook-Signature>\t<JSON body>", each a distinct
 -- order; wrk thread i of n sends lines i, i+n, i+2n, ... so every request is a new order (a
 -- thread that runs out starts again and counts it in `wrapped`). BENCH_PATH is the URL path;
--- BENCH_PAUSE_MS, when set, paces each connection (a pause after every answer).
+-- BENCH_PAUSE_MS, when set, paces each connection (a pause after every answer). BENCH_HEADERS
+-- holds the headers every request carries, the signature aside, as "Name: value" lines.
 -- done() prints one line "BENCH_JSON {...}" with counts and latency percentiles (microseconds).
 
 local bodies_file = os.getenv("BENCH_BODIES")
@@ -25,6 +26,11 @@ end
 
 function init(args)
   nthreads = tonumber(os.getenv("BENCH_THREADS") or "1")
+  common = {}
+  for line in (os.getenv("BENCH_HEADERS") or ""):gmatch("[^\n]+") do
+    local name, value = line:match("^([^:]+): (.*)$")
+    common[name] = value
+  end
   reqs = {}
   local i = 0
   for line in io.lines(bodies_file) do
@@ -32,14 +38,11 @@ function init(args)
       local tab = line:find("\t", 1, true)
       local signature = line:sub(1, tab - 1)
       local body = line:sub(tab + 1)
-      reqs[#reqs + 1] = wrk.format("POST", path, {
-        ["Content-Type"] = "application/json",
-        ["User-Agent"] = "WooCommerce/7.4.1 Hookshot (WordPress/6.1.9)",
-        ["X-WC-Webhook-Topic"] = "order.created",
-        ["X-WC-Webhook-Resource"] = "order",
-        ["X-WC-Webhook-Event"] = "created",
-        ["X-WC-Webhook-Signature"] = signature,
-      }, body)
+      local headers = {["X-WC-Webhook-Signature"] = signature}
+      for name, value in pairs(common) do
+        headers[name] = value
+      end
+      reqs[#reqs + 1] = wrk.format("POST", path, headers, body)
     end
     i = i + 1
   end

@@ -5,7 +5,10 @@ process as `relay serve --no-scheduler` does (waitress, 8 threads), built by ben
 adds `/bench/ceiling`: a bare route that only answers 200. wrk (Debian package `wrk`), in another
 process on loopback, drives both in turns with bench/ingest.lua, which cycles through pre-signed
 distinct bodies so every request to the relay is a new order; after the rounds, the relay is
-paced at `--paced` (default half) of its best rate to see its latency below saturation. The route
+paced at `--paced` (default half) of its best rate to see its latency below saturation. Every
+request carries the headers of a real WooCommerce 7.4.1 delivery, `Connection: close` included
+(a new TCP connection per webhook, as WordPress sends them); `--connection keep-alive` reuses
+connections instead. The route
 answers once the order is in the inbox (relay/inbox.py); after the run the inbox is drained as
 the inbox job does it (timed: invoices opened per second) and the invoices are counted: every
 webhook answered 200 with `"queued": true` must be one invoice, and nothing left in the inbox.
@@ -44,6 +47,29 @@ from relay.devtools.woostore import WooStore, webhook_signature, wp_json_encode
 
 LUA = Path(__file__).with_name("ingest.lua")
 HOOK_PATH = "/hooks/shop"
+# What WooCommerce 7.4.1 sends with an order.created delivery, but the signature (one per body),
+# Host and Content-Length: ../shared/samples/woocommerce_7.4.1_real_deliveries.json. WordPress
+# asks for "Connection: close", so every delivery is a new TCP connection; `--connection
+# keep-alive` measures a sender that reuses its connections instead.
+WOOCOMMERCE_HEADERS = {
+    "User-Agent": "WooCommerce/7.4.1 Hookshot (WordPress/6.1.9)",
+    "Accept": "*/*",
+    "Accept-Encoding": "deflate, gzip, br, zstd",
+    "Referer": "http://127.0.0.1/hooks/shop",
+    "Content-Type": "application/json",
+    "X-WC-Webhook-Source": "http://shop.example/",
+    "X-WC-Webhook-Topic": "order.created",
+    "X-WC-Webhook-Resource": "order",
+    "X-WC-Webhook-Event": "created",
+    "X-WC-Webhook-ID": "2",
+    "X-WC-Webhook-Delivery-ID": "4186bb9fd4aa136b5110402361459e5e",
+}
+
+
+def request_headers(connection: str) -> dict[str, str]:
+    """Return the headers every request carries, the signature aside: WooCommerce's, with
+    `Connection: <connection>` ("close" as WooCommerce sends, or "keep-alive")."""
+    return {**WOOCOMMERCE_HEADERS, "Connection": connection}
 
 
 def order_template() -> dict[str, Any]:
@@ -86,6 +112,7 @@ def run_wrk(
     duration: float,
     connections: int,
     threads: int,
+    headers: dict[str, str],
     pause_ms: float = 0.0,
 ) -> dict[str, Any]:
     """Run wrk with bench/ingest.lua against url+path; return its BENCH_JSON summary."""
@@ -95,6 +122,7 @@ def run_wrk(
         BENCH_PATH=path,
         BENCH_THREADS=str(threads),
         BENCH_PAUSE_MS=f"{pause_ms:.3f}",
+        BENCH_HEADERS="\n".join(f"{name}: {value}" for name, value in headers.items()),
     )
     command = [
         "wrk",
@@ -120,6 +148,7 @@ def run_python(
     duration: float,
     connections: int,
     _threads: int,
+    common: dict[str, str],
     pause_ms: float = 0.0,
 ) -> dict[str, Any]:
     """Do what run_wrk does with `connections` Python threads (for machines without wrk)."""
@@ -140,11 +169,7 @@ def run_python(
                         counts["wrapped"] += 1
                 signature, _, body = mine[index].partition(b"\t")
                 index += 1
-                headers = {
-                    "Content-Type": "application/json",
-                    "X-WC-Webhook-Topic": "order.created",
-                    "X-WC-Webhook-Signature": signature.decode(),
-                }
+                headers = {**common, "X-WC-Webhook-Signature": signature.decode()}
                 started = time.monotonic()
                 try:
                     answer = http.post(url + path, data=body, headers=headers, timeout=10)
@@ -258,6 +283,7 @@ def run(
     server_threads: int = 8,
     load_threads: int = 1,
     load: str = "auto",
+    connection: str = "close",
     max_rate: int = 3000,
     warmup: float = 2.0,
     paced_fraction: float = 0.5,
@@ -286,7 +312,7 @@ def run(
     ceiling_bodies = bodies("ceiling", 1000)  # the ceiling reads no body: any will do
     server = RelayProcess(config, tmp / "relay.log", module="bench.wsgi")
     server.start("--threads", str(server_threads))
-    args = (connections, load_threads)
+    args = (connections, load_threads, request_headers(connection))
     relay_runs: list[dict[str, Any]] = []
     rounds_out: list[dict[str, Any]] = []
     paced: dict[str, Any] | None = None
@@ -347,6 +373,7 @@ def run(
         "database": db,
         "load_generator": load,
         "connections": connections,
+        "connection": connection,
         "server_threads": server_threads,
         "duration_s": duration,
         "rounds": rounds_out,
@@ -385,6 +412,12 @@ def main() -> None:
     )
     parser.add_argument("--load-threads", type=int, default=1, help="wrk threads")
     parser.add_argument("--load", choices=["auto", "wrk", "python"], default="auto")
+    parser.add_argument(
+        "--connection",
+        choices=["close", "keep-alive"],
+        default="close",
+        help="a new connection per webhook, as WooCommerce sends them (default), or reused",
+    )
     parser.add_argument("--max-rate", type=int, default=3000, help="bodies per second to make")
     parser.add_argument(
         "--paced",

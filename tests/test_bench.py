@@ -8,13 +8,26 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
 from bench import backlog, ingest, latency, memory, scan
 
 
-def test_ingest_accepts_every_webhook_as_an_invoice(tmp_path: Path) -> None:
+@pytest.mark.parametrize(("load", "connection"), [("auto", "close"), ("python", "keep-alive")])
+def test_ingest_accepts_every_webhook_as_an_invoice(
+    tmp_path: Path, load: str, connection: str
+) -> None:
     result = ingest.run(
-        duration=1, rounds=1, warmup=0, max_rate=5000, connections=2, workdir=tmp_path
+        duration=1,
+        rounds=1,
+        warmup=0,
+        max_rate=5000,
+        connections=2,
+        load=load,
+        connection=connection,
+        workdir=tmp_path,
     )
+    assert result["connection"] == connection
     assert result["errors"] == 0
     assert result["accepted"] > 0
     assert result["every_accepted_is_an_invoice"], result
