@@ -14,7 +14,6 @@ from prometheus_client.parser import text_string_to_metric_families
 from relay.config import Settings
 from relay.db import Database
 from relay.devtools import harness
-from relay.devtools.harness import toml_dump as toml_dump
 from relay.devtools.harness import write_config as write_config
 from relay.inbox import open_all
 from relay.web.app import create_app

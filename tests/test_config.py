@@ -12,6 +12,7 @@ import pytest
 from relay.config import load_settings, parse_settings
 from relay.errors import ConfigError
 from tests.conftest import MERCHANT_XPUB, config_dict
+from tests.support import write_config
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -135,10 +136,7 @@ def test_relative_spec_path_is_read_from_the_config_folder(tmp_path: Path) -> No
     )
     data = config_dict()
     data["stores"]["shop"].update(platform="myshop", spec="specs/myshop.toml")
-    config = tmp_path / "relay.toml"
-    from tests.support import toml_dump
-
-    config.write_text(toml_dump(data))
+    config = write_config(data, tmp_path / "relay.toml")
     settings = load_settings(config, env={})
     assert settings.stores["shop"].spec == str(tmp_path / "specs" / "myshop.toml")
 

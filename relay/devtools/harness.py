@@ -38,17 +38,13 @@ def wait_for(what: str, probe: Callable[[], T | None], timeout: float, every: fl
     raise TimeoutError(f"timed out waiting for {what}")
 
 
-def toml_dump(data: dict[str, Any]) -> str:
-    """Return a config document as TOML text (tomli-w, a dev dependency: `pip install -e
-    ".[dev]"`; imported here so that `relay demo` needs only the relay's own dependencies)."""
+def write_config(data: dict[str, Any], path: Path) -> Path:
+    """Write a config document as TOML to `path`; return the path (tomli-w, a dev dependency:
+    `pip install -e ".[dev]"`; imported here so that `relay demo` needs only the relay's own
+    dependencies)."""
     import tomli_w
 
-    return tomli_w.dumps(data)
-
-
-def write_config(data: dict[str, Any], path: Path) -> Path:
-    """Write a config document as TOML to `path`; return the path."""
-    path.write_text(toml_dump(data))
+    path.write_text(tomli_w.dumps(data))
     return path
 
 
