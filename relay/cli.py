@@ -10,12 +10,16 @@ import sys
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
 from relay.config import Settings, load_settings, summarize
 from relay.errors import ConfigError
+from relay.spool import SpoolError
+
+if TYPE_CHECKING:
+    from flask import Flask
 
 DEFAULT_CONFIG = "relay.toml"
 EXIT_CONFIG = 2
@@ -77,8 +81,6 @@ def _wait_for_signal() -> None:
 @click.option("--threads", default=8, show_default=True, help="WSGI worker threads.")
 def serve(config_path: str, no_scheduler: bool, threads: int) -> None:
     """Run the web app (waitress) and, unless told not to, the scheduler in one process."""
-    from waitress import serve as waitress_serve
-
     from relay.db import Database
     from relay.scheduler import Runtime, build_scheduler
     from relay.web.app import create_app
@@ -88,12 +90,42 @@ def serve(config_path: str, no_scheduler: bool, threads: int) -> None:
     db = Database(settings.relay.database_url)
     db.create_schema()
     runtime = None if no_scheduler else Runtime(settings, db)
-    app = create_app(settings, db, on_queued=runtime.wake_inbox if runtime else None)
+    try:
+        app = create_app(
+            settings,
+            db,
+            on_queued=runtime.wake_inbox if runtime else None,
+            spool_dir=settings.relay.spool_directory(),
+        )
+    except SpoolError as exc:
+        click.echo(f"error: relay.spool_dir: {exc}", err=True)
+        sys.exit(EXIT_CONFIG)
     if runtime is not None:
         build_scheduler(runtime).start()
-    host, _, port = settings.relay.listen.rpartition(":")
+    run_server(app, settings.relay.listen, threads)
+
+
+def run_server(app: Flask, listen: str, threads: int) -> None:
+    """Serve the relay's app with waitress on `listen` (host:port) until SIGTERM or SIGINT, then
+    move what its spool holds, so a clean stop leaves nothing for the next start."""
+    from waitress import serve as waitress_serve
+
+    from relay.web.app import inbox_of
+
+    host, _, port = listen.rpartition(":")
     logging.getLogger("relay").info("serving on http://%s:%s", host, port)
-    waitress_serve(app, host=host.strip("[]"), port=int(port), threads=threads, ident="relay")
+    signal.signal(signal.SIGTERM, _interrupt)
+    try:
+        waitress_serve(app, host=host.strip("[]"), port=int(port), threads=threads, ident="relay")
+    except KeyboardInterrupt:
+        pass
+    finally:
+        logging.getLogger("relay").info("stopping")
+        inbox_of(app).close()
+
+
+def _interrupt(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt
 
 
 @main.command()

@@ -17,6 +17,9 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlparse
 
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError
+
 from relay.errors import ConfigError
 
 DEFAULT_RETRY_SECONDS = (0, 5, 300, 1800, 7200, 18000, 36000, 36000)  # Svix's schedule
@@ -46,6 +49,21 @@ class RelaySettings:
     coingecko_url: str = "https://api.coingecko.com/api/v3"
     rate_max_age_seconds: int = 3600
     fiat_rates: tuple[str, ...] = ()
+    spool_dir: str = ""
+
+    def spool_directory(self) -> Path:
+        """Return where `relay serve` spools accepted webhooks (relay/spool.py): `spool_dir`,
+        or beside a SQLite database file (`relay.db` → `relay.db-spool`), or `relay-spool` in
+        the working directory."""
+        if self.spool_dir:
+            return Path(self.spool_dir)
+        try:
+            url = make_url(self.database_url)
+        except ArgumentError:  # not a URL: the database itself will say so
+            return Path("relay-spool")
+        if url.get_backend_name() == "sqlite" and url.database not in (None, "", ":memory:"):
+            return Path(f"{url.database}-spool")
+        return Path("relay-spool")
 
 
 @dataclass(frozen=True)
@@ -252,7 +270,7 @@ def _read_relay(reader: _Reader, data: Mapping[str, Any]) -> RelaySettings:
         {"public_url", "listen", "database_url", "secret_key", "admin_token"}
         | {"delivery_retry_seconds", "delivery_timeout_seconds", "coingecko_url"}
         | {"delivery_concurrency"}
-        | {"rate_max_age_seconds", "fiat_rates"},
+        | {"rate_max_age_seconds", "fiat_rates", "spool_dir"},
         path,
     )
     public_url = reader.string(table, "public_url", path, "http://127.0.0.1:8080").rstrip("/")
@@ -287,6 +305,7 @@ def _read_relay(reader: _Reader, data: Mapping[str, Any]) -> RelaySettings:
         coingecko_url=_url(reader, table, "coingecko_url", path, RelaySettings.coingecko_url),
         rate_max_age_seconds=reader.integer(table, "rate_max_age_seconds", path, 3600, 1),
         fiat_rates=_read_fiat_rates(reader, table, path),
+        spool_dir=reader.string(table, "spool_dir", path, ""),
     )
 
 
@@ -590,6 +609,7 @@ def load_settings(path: str | Path, env: Mapping[str, str] | None = None) -> Set
 def summarize(settings: Settings) -> str:
     """Describe a valid configuration in a few lines (for `relay check-config`)."""
     lines = [f"config OK: {settings.source}"]
+    lines.append(f"  webhooks spooled in {settings.relay.spool_directory()}")
     for chain in settings.chains.values():
         assets = ", ".join(chain.assets)
         rule = f"finality={chain.finality}" if chain.finality else f"{chain.confirmations} conf"

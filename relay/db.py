@@ -161,7 +161,7 @@ class GroupedInserts:
         gives None, or what a column type's bind processor raises for a value (e.g. ValueError
         for a naive datetime), with nothing queued.
         """
-        mine = _QueuedRow(self._values(row))
+        mine = _QueuedRow(self.values(row))
         with self._lock:
             self._queue.append(mine)
             writer = not self._writing
@@ -193,8 +193,9 @@ class GroupedInserts:
         if error is not None:
             raise error
 
-    def _values(self, row: dict[str, Any]) -> tuple[Any, ...]:
-        """Return a row's values in column order, as the database driver takes them."""
+    def values(self, row: dict[str, Any]) -> tuple[Any, ...]:
+        """Return a row's values in column order, as the database driver takes them; raises
+        as `insert` does for a row whose values are wrong."""
         values = []
         for name, nullable, process in self._columns:
             if name not in row:
@@ -204,6 +205,12 @@ class GroupedInserts:
                 raise ValueError(f"column {name!r} may not be null")
             values.append(value if process is None else process(value))
         return tuple(values)
+
+    def insert_values(self, rows: list[tuple[Any, ...]]) -> None:
+        """Insert rows of driver values (from `values`) now, `MAX_ROWS` per statement, each
+        statement its own transaction (a failure leaves the earlier statements committed)."""
+        for start in range(0, len(rows), self.MAX_ROWS):
+            self._write(rows[start : start + self.MAX_ROWS])
 
     def _write(self, rows: list[tuple[Any, ...]]) -> None:
         """Insert rows of driver values with one statement (one transaction)."""

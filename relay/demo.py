@@ -20,7 +20,7 @@ from relay.config import Settings, load_settings
 from relay.db import Database
 from relay.devtools.harness import wait_for
 from relay.scheduler import Runtime, build_scheduler
-from relay.web.app import create_app
+from relay.web.app import create_app, inbox_of
 
 # The account-level xpub (m/44'/60'/0') of the public BIP-39 test mnemonic "abandon … about":
 # a demo merchant wallet. Only this public key reaches the relay.
@@ -91,7 +91,13 @@ class _Relay:
         self.db.create_schema()
         host, _, port = settings.relay.listen.rpartition(":")
         self.runtime = Runtime(settings, self.db)
-        app = create_app(settings, self.db, on_queued=self.runtime.wake_inbox)
+        app = create_app(
+            settings,
+            self.db,
+            on_queued=self.runtime.wake_inbox,
+            spool_dir=settings.relay.spool_directory(),
+        )
+        self.inbox = inbox_of(app)
         self.server: Any = create_server(app, host=host, port=int(port))
         self.scheduler = build_scheduler(self.runtime)
         self.thread = threading.Thread(target=self.server.run, daemon=True)
@@ -103,6 +109,7 @@ class _Relay:
     def stop(self) -> None:
         self.scheduler.shutdown(wait=True)
         self.server.close()
+        self.inbox.close()
         self.runtime.close()
         self.db.dispose()
 

@@ -1,12 +1,14 @@
 """The inbox: orders the webhook route accepted, opened as invoices by a job.
 
-The webhook route verifies the signature and reads the order (relay/inbound.py), writes one inbox
-row with `Inbox.accept` and answers 200; `open_all` (the scheduler's inbox job, woken by the
-route in the same process) opens each row's invoice with `open_invoice` and deletes the row. So a
-webhook costs the request one insert (bench/README.md, ingest: a burst is answered at several
-times the rate invoices open), nothing accepted is lost (the row is committed before the 200),
-and a crash between opening and deleting opens nothing twice (`open_invoice` is idempotent per
-order).
+The webhook route verifies the signature and reads the order (relay/inbound.py), queues it with
+`Inbox.accept` and answers 200; `open_all` (the scheduler's inbox job, woken once the row is in
+the table) opens each row's invoice with `open_invoice` and deletes the row. In `relay serve`
+the accept is one line appended to the spool (relay/spool.py), which a thread moves into the
+table; elsewhere it is a committed row. So a webhook costs the request one write (bench/README.md,
+ingest: a burst is answered at several times the rate invoices open), nothing answered is lost
+to a crash of the relay (the line is written, or the row committed, before the 200), and a crash
+between opening and deleting, or a line moved twice, opens nothing twice (`open_invoice` is
+idempotent per order).
 
 A rate outage delays the invoice instead of refusing the webhook: the row is tried again after
 `RETRY_SECONDS` (the last wait repeats). The route refuses (422) an order that can never be
@@ -16,11 +18,13 @@ keeps status "failed" with the reason in `last_error`, counted by /metrics.
 
 from __future__ import annotations
 
+import json
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass, fields
 from datetime import datetime, timedelta
 from decimal import Decimal
+from pathlib import Path
 from typing import Any, cast
 
 from sqlalchemy import Table, delete, func, select, update
@@ -32,43 +36,96 @@ from relay.errors import InvoiceError, RateUnavailable
 from relay.invoices import OrderData, open_invoice
 from relay.models import InboxOrder, utcnow
 from relay.pricing import Rates
+from relay.spool import Spool
 
 log = logging.getLogger(__name__)
 
 BATCH = 50
 LEASE_SECONDS = 120  # a worker killed mid-batch leaves its rows to the next claim after this
 RETRY_SECONDS = (5, 30, 120, 300)
+SPOOL_SECONDS = 0.05  # how often the spool's thread moves accepted orders into the table
 
 
 class Inbox:
     """Where the webhook route queues orders for their invoices (one per app and database).
 
-    `on_accepted` is called after each committed row: the inbox job's wake when it runs in the
-    same process (`relay.scheduler.Runtime.wake_inbox`); without one, the job polls.
+    Without a spool directory, `accept` commits the row before it returns (concurrent calls
+    share one commit). With one (`relay serve`), `accept` appends the row to the spool
+    (relay/spool.py) and returns; the spool's thread moves the rows into the table within
+    `SPOOL_SECONDS`, many per statement. `on_accepted` is called once rows are in the table: the
+    inbox job's wake when it runs in the same process (`relay.scheduler.Runtime.wake_inbox`);
+    without one, the job polls. raises SpoolError when the spool directory is unusable.
     """
 
-    def __init__(self, db: Database, on_accepted: Callable[[], None] | None = None) -> None:
+    def __init__(
+        self,
+        db: Database,
+        on_accepted: Callable[[], None] | None = None,
+        spool_dir: Path | None = None,
+    ) -> None:
         self._inserts = GroupedInserts(db, cast(Table, InboxOrder.__table__))
         self._on_accepted = on_accepted
+        self.spool: Spool | None = None
+        if spool_dir is not None:
+            self.spool = Spool(spool_dir, self._move, SPOOL_SECONDS)
+            self.spool.start()
 
     def accept(self, order: OrderData, topic: str, now: datetime) -> None:
-        """Queue one verified order; return once its row is committed (concurrent calls share
-        one commit: relay.db.GroupedInserts)."""
+        """Queue one verified order; return once it survives the relay's crash: its row
+        committed, or with a spool, its line written (relay/spool.py)."""
+        if self.spool is not None:
+            line = [order.store, order.order_id, topic[:64], now.isoformat(), order_document(order)]
+            self.spool.append(json.dumps(line, separators=(",", ":")).encode())
+            return
         self._inserts.insert(
-            {
-                "store": order.store,
-                "order_id": order.order_id,
-                "topic": topic[:64],
-                "order": order_document(order),
-                "status": "queued",
-                "attempts": 0,
-                "next_attempt_at": now,
-                "last_error": "",
-                "received_at": now,
-            }
+            _row(order.store, order.order_id, topic[:64], now, order_document(order))
         )
         if self._on_accepted is not None:
             self._on_accepted()
+
+    def spooled(self) -> int:
+        """Return how many accepted orders wait in this process's spool (not in the table yet)."""
+        return self.spool.pending() if self.spool is not None else 0
+
+    def close(self) -> None:
+        """Move what the spool holds and stop its thread."""
+        if self.spool is not None:
+            self.spool.close()
+
+    def _move(self, lines: list[bytes]) -> None:
+        """Insert spooled lines as inbox rows (the spool's `move`); a line that cannot be read
+        (never one the relay wrote whole) is logged and left out."""
+        rows = []
+        for line in lines:
+            try:
+                store, order_id, topic, received, document = json.loads(line)
+                received_at = datetime.fromisoformat(received)
+                rows.append(
+                    self._inserts.values(_row(store, order_id, topic, received_at, document))
+                )
+            except (ValueError, TypeError, KeyError) as exc:
+                log.error("inbox: spool line left out, unreadable (%s): %r", exc, line[:300])
+        if rows:
+            self._inserts.insert_values(rows)
+            if self._on_accepted is not None:
+                self._on_accepted()
+
+
+def _row(
+    store: str, order_id: str, topic: str, received_at: datetime, document: dict[str, Any]
+) -> dict[str, Any]:
+    """Return a new inbox row (column → value), due at once."""
+    return {
+        "store": store,
+        "order_id": order_id,
+        "topic": topic,
+        "order": document,
+        "status": "queued",
+        "attempts": 0,
+        "next_attempt_at": received_at,
+        "last_error": "",
+        "received_at": received_at,
+    }
 
 
 def order_document(order: OrderData) -> dict[str, Any]:

@@ -82,8 +82,10 @@ def relay_address() -> RelayAddress:
 
 def relay_process(data: dict[str, Any], folder: Path, name: str = "relay") -> RelayProcess:
     """Reset the configuration's database, write it to `folder/<name>.toml` and return the
-    relay for it (not started), logging to `folder/<name>.log`."""
+    relay for it (not started), logging to `folder/<name>.log`; its spool is `folder/spool`
+    unless the configuration names one (relays sharing a folder share a database)."""
     reset_database(data["relay"]["database_url"])
+    data["relay"].setdefault("spool_dir", str(folder / "spool"))
     return RelayProcess(write_config(data, folder / f"{name}.toml"), folder / f"{name}.log")
 
 
@@ -119,14 +121,17 @@ class RelayProcess(harness.RelayProcess):
         return found["invoices"][0] if found["invoices"] else None
 
     def inbox_queued(self) -> int:
-        """Return the accepted webhook orders still waiting for an invoice, read off /metrics
-        (`relay_inbox_orders{status="queued"}`)."""
+        """Return the accepted webhook orders still waiting for an invoice, read off /metrics:
+        `relay_inbox_orders` with status "spooled" (not in the database yet) plus "queued"."""
         text = requests.get(f"{self.url}/metrics", timeout=5).text
-        for family in text_string_to_metric_families(text):
-            for sample in family.samples:
-                if sample.name == "relay_inbox_orders" and sample.labels["status"] == "queued":
-                    return int(sample.value)
-        raise AssertionError("/metrics has no relay_inbox_orders")
+        found = {
+            sample.labels["status"]: int(sample.value)
+            for family in text_string_to_metric_families(text)
+            for sample in family.samples
+            if sample.name == "relay_inbox_orders"
+        }
+        assert {"spooled", "queued"} <= set(found), f"/metrics inbox statuses: {found}"
+        return found["spooled"] + found["queued"]
 
     def invoice(self, invoice_id: str) -> dict[str, Any]:
         data: dict[str, Any] = requests.get(

@@ -153,3 +153,26 @@ def test_multicall3_defaults_to_the_canonical_address_and_is_validated() -> None
     }
     data["chains"]["dev"]["multicall3"] = 7
     assert problems_of(data) == {"chains.dev.multicall3": "must be a string"}
+
+
+@pytest.mark.parametrize(
+    ("database_url", "spool_dir", "expected"),
+    [
+        ("sqlite:////var/lib/relay/relay.db", "", "/var/lib/relay/relay.db-spool"),
+        ("sqlite:///relay.db", "", "relay.db-spool"),
+        ("sqlite://", "", "relay-spool"),
+        ("postgresql+psycopg://relay@127.0.0.1:5432/relay", "", "relay-spool"),
+        ("postgresql+psycopg://relay@127.0.0.1:5432/relay", "/srv/spool", "/srv/spool"),
+        ("not a url", "", "relay-spool"),
+    ],
+)
+def test_the_spool_lives_beside_a_sqlite_file_unless_spool_dir_says(
+    database_url: str, spool_dir: str, expected: str
+) -> None:
+    data = config_dict(database_url=database_url)
+    if spool_dir:
+        data["relay"]["spool_dir"] = spool_dir
+    settings = parse_settings(data, env={})
+    assert settings.relay.spool_directory() == Path(expected)
+    data["relay"]["spool_dir"] = 7
+    assert list(problems_of(data)) == ["relay.spool_dir"]

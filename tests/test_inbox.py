@@ -7,6 +7,7 @@ import threading
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
+from pathlib import Path
 from typing import Any, cast
 
 import pytest
@@ -30,7 +31,7 @@ from relay.models import Delivery, InboxOrder, Invoice, utcnow
 from relay.pricing import Rates
 from relay.scheduler import InboxLoop
 from relay.signing import hmac_sha256_base64
-from relay.web.app import create_app
+from relay.web.app import create_app, inbox_of
 from tests.conftest import WEBHOOK_SECRET, config_dict, make_settings
 from tests.support import AppServer, inbox_row, wait_for
 
@@ -299,3 +300,37 @@ def test_many_concurrent_webhooks_each_become_one_invoice(db: Database) -> None:
         assert session.scalar(select(func.count()).select_from(Invoice)) == 200
         assert session.scalar(select(func.count(func.distinct(Invoice.address_index)))) == 200
     assert rows(db) == []
+
+
+def test_with_a_spool_the_order_reaches_the_table_after_the_answer(
+    db: Database, tmp_path: Path
+) -> None:
+    settings = make_settings()
+    moved = threading.Event()
+    app = create_app(settings, db, on_queued=moved.set, spool_dir=tmp_path / "spool")
+    inbox = inbox_of(app)
+    try:
+        body, headers = webhook()
+        answer = app.test_client().post("/hooks/shop", data=body, headers=headers)
+        assert answer.json == {"ok": True, "queued": True, "order_id": "7"}
+        assert moved.wait(10)  # the spool's thread moved the line, then woke the inbox job
+        (row,) = rows(db)
+        assert (row.store, row.order_id, row.topic, row.status) == (
+            "shop",
+            "7",
+            "order.created",
+            "queued",
+        )
+        assert row.order["total"] == "44.98" and row.next_attempt_at == row.received_at
+        assert inbox.spooled() == 0
+        # a line moved twice (a kill between its move and its segment's deletion), and one that
+        # cannot be read, which is left out: still one invoice
+        (segment,) = (tmp_path / "spool").glob("*.spool")
+        inbox._move([b'["shop", "7"', *segment.read_bytes().splitlines()])
+        assert len(rows(db)) == 2
+        assert open_all(db, settings) == 2
+        (invoice,) = invoices(db)
+        assert (invoice.order_id, invoice.amount) == ("7", Decimal("44.98"))
+    finally:
+        inbox.close()
+    assert list((tmp_path / "spool").glob("*.spool")) == []

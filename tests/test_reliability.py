@@ -7,7 +7,9 @@ order ends right, and each status change took effect there exactly once.
 
 from __future__ import annotations
 
+import json
 import random
+import threading
 import time
 from collections.abc import Iterator
 from functools import partial
@@ -16,9 +18,11 @@ from typing import Any
 
 import psycopg
 import pytest
+import requests
 
 from relay.devtools.devchain import Anvil, deploy_token, mint, transfer_token
 from relay.devtools.woostore import WooStore
+from relay.signing import hmac_sha256_base64
 from tests.conftest import WEBHOOK_SECRET, config_dict, database_url_for
 from tests.support import RelayProcess, relay_address, relay_process, wait_for
 
@@ -210,3 +214,47 @@ def test_a_webhook_that_never_arrives_is_recovered_by_reconciliation(
         assert_each_order_moved_once(store, txs)
     finally:
         relay.stop()
+
+
+def test_a_relay_killed_right_after_answering_a_burst_loses_no_answered_order(
+    chain: tuple[Anvil, str], store: WooStore, tmp_path: Path
+) -> None:
+    # reconciliation off: it would open the invoices of lost webhooks and hide a loss
+    relay = relay_for(chain, store, tmp_path, reconcile_seconds=0)
+    relay.start("serve", "--no-scheduler")  # web only: the inbox is left as the kill found it
+    orders = [store.create_order(total=f"{5 + i}.00") for i in range(80)]  # no webhooks yet
+
+    def send(batch: list[dict[str, Any]]) -> None:
+        with requests.Session() as http:
+            for order in batch:
+                body = json.dumps(store.get_order(order["id"]), separators=(",", ":")).encode()
+                answer = http.post(
+                    f"{relay.url}/hooks/shop",
+                    data=body,
+                    timeout=10,
+                    headers={
+                        "Content-Type": "application/json",
+                        "X-WC-Webhook-Topic": "order.created",
+                        "X-WC-Webhook-Signature": hmac_sha256_base64(WEBHOOK_SECRET, body),
+                    },
+                )
+                assert answer.status_code == 200 and answer.json()["queued"] is True
+
+    senders = [threading.Thread(target=send, args=(orders[i::8],)) for i in range(8)]
+    for sender in senders:
+        sender.start()
+    for sender in senders:
+        sender.join()
+    relay.kill()  # within the spool's move interval of the last answer
+    (segment,) = (tmp_path / "spool").glob("*.spool")  # left by the killed relay, with its lines
+    assert len(segment.read_bytes().splitlines()) == 1 + 80  # its header, then a line an order
+    relay.start()  # with the inbox job now
+    try:
+        wait_for("the inbox to drain", lambda: relay.inbox_queued() == 0)
+        for order in orders:
+            found = relay.admin("/api/v1/admin/invoices", store="shop", order_id=str(order["id"]))
+            assert len(found["invoices"]) == 1, order["id"]
+        assert not segment.exists()  # adopted by the restarted relay, then deleted
+    finally:
+        relay.stop()
+    assert list((tmp_path / "spool").glob("*.spool")) == []  # a clean stop leaves nothing

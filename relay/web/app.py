@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 from flask import Flask, jsonify
@@ -26,11 +27,14 @@ def create_app(
     settings: Settings,
     db: Database | None = None,
     on_queued: Callable[[], None] | None = None,
+    spool_dir: Path | None = None,
 ) -> Flask:
     """Build the web app for validated settings; creates the schema if needed.
 
     `on_queued` is called after the webhook route queued an order in the inbox (the scheduler's
-    `Runtime.wake_inbox` when it runs in the same process; otherwise its job polls).
+    `Runtime.wake_inbox` when it runs in the same process; otherwise its job polls). With
+    `spool_dir` (`relay serve`), accepted orders are spooled there before the answer and moved
+    into the inbox by a thread (relay/spool.py); raises SpoolError when it is unusable.
     """
     from relay.web import api, hooks, ops, pay, refund, refunds_api, storeapi
 
@@ -41,7 +45,7 @@ def create_app(
         database.create_schema()
     app.extensions["relay.settings"] = settings
     app.extensions["relay.db"] = database
-    app.extensions["relay.inbox"] = Inbox(database, on_queued)
+    app.extensions["relay.inbox"] = Inbox(database, on_queued, spool_dir)
     app.register_blueprint(hooks.bp)
     app.register_blueprint(api.bp)
     app.register_blueprint(pay.bp)

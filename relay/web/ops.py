@@ -20,7 +20,7 @@ from relay.chain import ChainUnavailable, Web3Chain
 from relay.db import Database
 from relay.inbox import counts as inbox_counts
 from relay.models import ChainCursor, Delivery, Invoice, utcnow
-from relay.web.app import db_of, settings_of
+from relay.web.app import db_of, inbox_of, settings_of
 
 bp = Blueprint("ops", __name__)
 READY_RPC_TIMEOUT_SECONDS = 3
@@ -66,9 +66,10 @@ def readyz() -> Any:
 class _StateCollector(Collector):
     """Collect gauges from the database at scrape time."""
 
-    def __init__(self, db: Database, heads: dict[str, int]) -> None:
+    def __init__(self, db: Database, heads: dict[str, int], spooled: int) -> None:
         self.db = db
         self.heads = heads
+        self.spooled = spooled  # read before the table: an order moved meanwhile is counted there
 
     def collect(self) -> Iterator[GaugeMetricFamily]:
         invoices = GaugeMetricFamily(
@@ -88,10 +89,12 @@ class _StateCollector(Collector):
         )
         inbox = GaugeMetricFamily(
             "relay_inbox_orders",
-            "Accepted webhook orders without an invoice yet (queued) or never (failed).",
+            "Accepted webhook orders without an invoice yet (queued; spooled: in this process's"
+            " spool, not yet in the database) or never (failed).",
             labels=["status"],
         )
         now = utcnow()
+        inbox.add_metric(["spooled"], self.spooled)
         with self.db.transaction() as session:
             for status, count in inbox_counts(session).items():
                 inbox.add_metric([status], count)
@@ -126,5 +129,6 @@ def metrics() -> Response:
         except ChainUnavailable:
             continue
     registry = CollectorRegistry()
-    registry.register(_StateCollector(db_of(current_app), heads))
+    spooled = inbox_of(current_app).spooled()
+    registry.register(_StateCollector(db_of(current_app), heads, spooled))
     return Response(generate_latest(registry), mimetype=CONTENT_TYPE_LATEST)
