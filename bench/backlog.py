@@ -65,6 +65,7 @@ def run(
     with BenchStore(webhook_delay=0.05, answer_delay=store_latency_ms / 1000) as store:
         port = free_port()
         data = config_dict(
+            spool_dir=str(tmp / "spool"),
             database_url=db_url,
             port=port,
             store_url=store.base_url,

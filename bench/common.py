@@ -83,11 +83,14 @@ def config_dict(
     retry_seconds: tuple[int, ...] = (0, 5, 300, 1800, 7200, 18000, 36000, 36000),
     delivery_concurrency: int = 4,
     expiry_minutes: float = 30,
+    spool_dir: str = "",
 ) -> dict[str, Any]:
     """Return a relay config document: one anvil chain `dev` (USDC + ETH), one WooCommerce store.
 
-    Rates are `peg:USD` and `fixed:USD:2000.00`, so opening an invoice asks no RPC node.
+    Rates are `peg:USD` and `fixed:USD:2000.00`, so opening an invoice asks no RPC node. The
+    spool is `spool_dir`, or beside a SQLite file (relay/spool.py).
     """
+    extra = {"spool_dir": spool_dir} if spool_dir else {}
     return {
         "relay": {
             "public_url": f"http://127.0.0.1:{port}",
@@ -97,6 +100,7 @@ def config_dict(
             "admin_token": ADMIN_TOKEN,
             "delivery_retry_seconds": list(retry_seconds),
             "delivery_concurrency": delivery_concurrency,
+            **extra,
         },
         "chains": {
             "dev": {

@@ -248,15 +248,20 @@ def count_invoices(url: str) -> int:
 
 
 def drain_inbox(config: Path) -> dict[str, Any]:
-    """Open the invoices of every queued order as the inbox job does (one process, here);
-    return how many, how long it took, and what is left in the inbox."""
+    """Open the invoices of every queued order as the inbox job does (one process, here),
+    after moving what the stopped server left in its spool as the next relay would; return how
+    many, how long it took, and what is left in the inbox."""
     from relay.config import load_settings
     from relay.db import Database
-    from relay.inbox import counts, open_all
+    from relay.inbox import Inbox, counts, open_all
 
     settings = load_settings(str(config))
     db = Database(settings.relay.database_url)
     try:
+        inbox = Inbox(db, spool_dir=settings.relay.spool_directory())
+        assert inbox.spool is not None
+        left_in_spool = inbox.spool.flush()  # a server stopped within a move leaves some
+        inbox.close()
         with db.transaction() as session:
             queued = counts(session)["queued"]
         started = time.perf_counter()
@@ -267,6 +272,7 @@ def drain_inbox(config: Path) -> dict[str, Any]:
     finally:
         db.dispose()
     return {
+        "moved_from_spool_after_stop": left_in_spool,
         "queued": queued,
         "seconds": round(seconds, 2),
         "invoices_per_second": round(queued / seconds, 1) if seconds else 0.0,
@@ -298,7 +304,10 @@ def run(
     tmp = Path(workdir or tempfile.mkdtemp(prefix="relay-bench-ingest-"))
     url_db = database_url(db, tmp, pg_url)
     port = free_port()
-    config = write_config(config_dict(database_url=url_db, port=port), tmp / "relay.toml")
+    config = write_config(
+        config_dict(database_url=url_db, port=port, spool_dir=str(tmp / "spool")),
+        tmp / "relay.toml",
+    )
     template = order_template()
     next_id = 1_000_000
 

@@ -106,6 +106,7 @@ def run(
         mint(w3, token, payer, 10**15)
         port = free_port()
         data = config_dict(
+            spool_dir=str(tmp / "spool"),
             database_url=db_url,
             port=port,
             rpc_url=node.url,

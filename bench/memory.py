@@ -80,7 +80,12 @@ def run(
         token = deploy_token(node.w3, name="USD Coin", symbol="USDC", decimals=6)
         port = free_port()
         data = config_dict(
-            database_url=db_url, port=port, rpc_url=node.url, token=token, poll_seconds=2.0
+            spool_dir=str(tmp / "spool"),
+            database_url=db_url,
+            port=port,
+            rpc_url=node.url,
+            token=token,
+            poll_seconds=2.0,
         )
         config = write_config(data, tmp / "relay.toml")
         settings = parse_settings(data, env={})

@@ -15,6 +15,7 @@ import os
 
 from flask import Flask
 
+from relay.cli import run_server
 from relay.config import load_settings
 from relay.db import Database
 from relay.scheduler import Runtime, build_scheduler
@@ -30,7 +31,12 @@ def build_app(config_path: str, runtime: bool = False) -> tuple[Flask, Runtime |
     db = Database(settings.relay.database_url)
     db.create_schema()
     jobs = Runtime(settings, db) if runtime else None
-    app = create_app(settings, db, on_queued=jobs.wake_inbox if jobs else None)
+    app = create_app(
+        settings,
+        db,
+        on_queued=jobs.wake_inbox if jobs else None,
+        spool_dir=settings.relay.spool_directory(),
+    )
 
     def ceiling() -> tuple[str, int]:
         return "", 200
@@ -46,7 +52,6 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=8, help="waitress threads (as relay serve)")
     parser.add_argument("--scheduler", action="store_true", help="also run the relay's jobs")
     args = parser.parse_args()
-    from waitress import serve
 
     logging.basicConfig(
         level=os.environ.get("RELAY_LOG_LEVEL", "INFO"),
@@ -56,9 +61,7 @@ def main() -> None:
     app, jobs = build_app(args.config, runtime=args.scheduler)
     if jobs is not None:
         build_scheduler(jobs).start()
-    settings = settings_of(app)
-    host, _, port = settings.relay.listen.rpartition(":")
-    serve(app, host=host.strip("[]"), port=int(port), threads=args.threads, ident="relay")
+    run_server(app, settings_of(app).relay.listen, args.threads)
 
 
 if __name__ == "__main__":
