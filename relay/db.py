@@ -11,7 +11,7 @@ transaction at READ COMMITTED; callers lock rows with `SELECT … FOR UPDATE` wh
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator
+from collections.abc import Collection, Iterator
 from contextlib import AbstractContextManager, contextmanager, nullcontext
 from typing import Any, TypeVarTuple
 
@@ -193,9 +193,11 @@ class GroupedInserts:
         if error is not None:
             raise error
 
-    def values(self, row: dict[str, Any]) -> tuple[Any, ...]:
+    def values(self, row: dict[str, Any], encoded: Collection[str] = ()) -> tuple[Any, ...]:
         """Return a row's values in column order, as the database driver takes them; raises
-        as `insert` does for a row whose values are wrong."""
+        as `insert` does for a row whose values are wrong. The columns named in `encoded` hold
+        what the driver takes already (JSON text for a JSON column: both drivers let the
+        database parse it)."""
         values = []
         for name, nullable, process in self._columns:
             if name not in row:
@@ -203,7 +205,7 @@ class GroupedInserts:
             value = row[name]
             if value is None and not nullable:
                 raise ValueError(f"column {name!r} may not be null")
-            values.append(value if process is None else process(value))
+            values.append(value if process is None or name in encoded else process(value))
         return tuple(values)
 
     def insert_values(self, rows: list[tuple[Any, ...]]) -> None:

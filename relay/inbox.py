@@ -74,8 +74,9 @@ class Inbox:
         """Queue one verified order; return once it survives the relay's crash: its row
         committed, or with a spool, its line written (relay/spool.py)."""
         if self.spool is not None:
-            line = [order.store, order.order_id, topic[:64], now.isoformat(), order_document(order)]
-            self.spool.append(json.dumps(line, separators=(",", ":")).encode())
+            document = json.dumps(order_document(order), separators=(",", ":")).encode()
+            head = [order.store, order.order_id, topic[:64], now.isoformat(), len(document)]
+            self.spool.append(json.dumps(head, separators=(",", ":")).encode() + b"\t" + document)
             return
         self._inserts.insert(
             _row(order.store, order.order_id, topic[:64], now, order_document(order))
@@ -94,15 +95,21 @@ class Inbox:
 
     def _move(self, lines: list[bytes]) -> None:
         """Insert spooled lines as inbox rows (the spool's `move`); a line that cannot be read
-        (never one the relay wrote whole) is logged and left out."""
+        (never one the relay wrote whole) is logged and left out.
+
+        A line is `[store, order id, topic, received (ISO 8601), n]`, a tab, and the order
+        document as n bytes of JSON, which goes to the database as it is (no parsing here).
+        """
         rows = []
         for line in lines:
             try:
-                store, order_id, topic, received, document = json.loads(line)
-                received_at = datetime.fromisoformat(received)
-                rows.append(
-                    self._inserts.values(_row(store, order_id, topic, received_at, document))
-                )
+                head, _, document = line.partition(b"\t")
+                store, order_id, topic, received, size = json.loads(head)
+                if len(document) != size:  # a write cut short, then ended by the next line
+                    raise ValueError(f"order document of {len(document)} bytes, not {size}")
+                at = datetime.fromisoformat(received)
+                row = _row(store, order_id, topic, at, document.decode())
+                rows.append(self._inserts.values(row, encoded=("order",)))
             except (ValueError, TypeError, KeyError) as exc:
                 log.error("inbox: spool line left out, unreadable (%s): %r", exc, line[:300])
         if rows:
@@ -112,9 +119,10 @@ class Inbox:
 
 
 def _row(
-    store: str, order_id: str, topic: str, received_at: datetime, document: dict[str, Any]
+    store: str, order_id: str, topic: str, received_at: datetime, document: dict[str, Any] | str
 ) -> dict[str, Any]:
-    """Return a new inbox row (column → value), due at once."""
+    """Return a new inbox row (column → value), due at once; `document` is the order document,
+    or its JSON text (see `Inbox._move`)."""
     return {
         "store": store,
         "order_id": order_id,
