@@ -327,6 +327,7 @@ def test_with_a_spool_the_order_reaches_the_table_after_the_answer(
         # line that cannot be read and one cut short (a failed write), which are left out
         (segment,) = (tmp_path / "spool").glob("*.spool")
         header, line = segment.read_bytes().splitlines()
+        assert int(header) == segment.stat().st_size  # the header: every byte is moved
         assert b'"shop","7","order.created"' in line and b'"customer_email":"ada@' in line
         inbox._move([b'["shop", "7"', line[:-10], line])
         assert len(rows(db)) == 2
