@@ -316,13 +316,9 @@ class Spool:
         try:
             if time.time() - path.stat().st_mtime < ADOPT_SECONDS:
                 return  # being made right now, perhaps
-            fd = os.open(path, os.O_RDONLY)
         except FileNotFoundError:
             return
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        segment = self._lock_orphan(path)
+        if segment is not None:
             path.unlink(missing_ok=True)
-        except BlockingIOError:
-            pass
-        finally:
-            os.close(fd)
+            segment.close()

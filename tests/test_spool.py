@@ -172,3 +172,17 @@ def test_bad_lines_and_unusable_directories_are_refused(tmp_path: Path) -> None:
         read_only.mkdir(mode=0o500)
         with pytest.raises(SpoolError):
             Spool(read_only, Sink()).open()
+
+
+def test_an_old_unnamed_segment_of_a_dead_process_is_removed_and_a_new_one_kept(
+    tmp_path: Path,
+) -> None:
+    old, new = tmp_path / ".123-1.tmp", tmp_path / ".123-2.tmp"
+    old.write_bytes(b"")
+    new.write_bytes(b"")
+    os.utime(old, (1, 1))  # made long ago, never named: its process died in between
+    spool = Spool(tmp_path, Sink())
+    spool.open()
+    spool.flush()
+    assert not old.exists() and new.exists()  # the new one may be a live process's, being made
+    spool.close()
