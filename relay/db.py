@@ -114,12 +114,12 @@ class GroupedInserts:
     `insert(row)` returns once its row is committed, or raises what the commit raised; a row
     whose own values are wrong (a missing column, a null in a NOT NULL column, a value its
     column type refuses) is refused in its caller's thread before it is queued, so it fails no
-    other caller's row. A thread
-    that finds no write running becomes the writer: it writes every row queued so far (up to
-    `MAX_ROWS`) with one multi-row INSERT statement, which is its own transaction
-    (`Database.single_statements`), wakes their threads, and hands the writing on to the first
-    thread that queued meanwhile (group commit). Waiting threads sleep on their own event, so
-    a commit wakes each of them once. A batch's rows are committed together or not at all.
+    other caller's row. A thread that finds no write running becomes the writer: it writes
+    every row queued so far (up to `MAX_ROWS`) with one multi-row INSERT statement, which is its
+    own transaction (`Database.single_statements`), wakes their threads, and hands the writing
+    on to the first thread that queued meanwhile (group commit). Waiting threads sleep on their
+    own event, so a commit wakes each of them once. A batch's rows are committed together or
+    not at all.
 
     The statement is made once per batch size from the table's columns, and the values go
     through each column type's own bind processor (JSON, UTC datetimes), so a batch costs SQLite
