@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
@@ -16,8 +17,9 @@ from relay.db import Database
 from relay.devtools import harness
 from relay.devtools.harness import write_config as write_config
 from relay.inbox import open_all
+from relay.signing import hmac_sha256_base64
 from relay.web.app import create_app
-from tests.conftest import ADMIN_TOKEN, free_port
+from tests.conftest import ADMIN_TOKEN, WEBHOOK_SECRET, free_port
 
 T = TypeVar("T")
 TIMEOUT = 45
@@ -31,6 +33,18 @@ def relay_app(settings: Settings, db: Database) -> Flask:
         open_all(db, settings)
 
     return create_app(settings, db, on_queued=drain)
+
+
+def woocommerce_delivery(order: dict[str, Any], topic: str) -> tuple[bytes, dict[str, str]]:
+    """Return the body and headers of a WooCommerce webhook carrying `order` (the store's REST
+    JSON), signed with the tests' webhook secret, to post to a relay's /hooks/shop."""
+    body = json.dumps(order, separators=(",", ":")).encode()
+    headers = {
+        "Content-Type": "application/json",
+        "X-WC-Webhook-Topic": topic,
+        "X-WC-Webhook-Signature": hmac_sha256_base64(WEBHOOK_SECRET, body),
+    }
+    return body, headers
 
 
 def invoice_of(client: Any, store: str, order_id: str) -> dict[str, Any]:

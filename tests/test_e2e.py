@@ -17,9 +17,14 @@ import requests
 
 from relay.devtools.devchain import Anvil, send_eth, transfer_token
 from relay.devtools.woostore import WooStore
-from relay.signing import hmac_sha256_base64
 from tests.conftest import WEBHOOK_SECRET, config_dict, database_url_for
-from tests.support import RelayProcess, relay_address, relay_process, wait_for
+from tests.support import (
+    RelayProcess,
+    relay_address,
+    relay_process,
+    wait_for,
+    woocommerce_delivery,
+)
 
 
 @pytest.fixture(scope="module")
@@ -149,20 +154,12 @@ def test_duplicate_and_concurrent_webhooks_make_one_invoice(
         order = store.create_order(total="7.00", payment_method="cheque")
     finally:
         store.set_webhooks_paused(False)
-    body = json.dumps(store.get_order(order["id"]), separators=(",", ":")).encode()
-    headers = {
-        "Content-Type": "application/json",
-        "X-WC-Webhook-Signature": hmac_sha256_base64(WEBHOOK_SECRET, body),
-    }
+    shown = store.get_order(order["id"])
     answers: list[int] = []
 
     def send(topic: str) -> None:
-        answer = requests.post(
-            f"{relay.url}/hooks/shop",
-            data=body,
-            timeout=10,
-            headers=dict(headers, **{"X-WC-Webhook-Topic": topic}),
-        )
+        body, headers = woocommerce_delivery(shown, topic)
+        answer = requests.post(f"{relay.url}/hooks/shop", data=body, timeout=10, headers=headers)
         answers.append(answer.status_code)
 
     threads = [

@@ -67,6 +67,18 @@ def rows(db: Database) -> list[InboxOrder]:
         return list(session.scalars(select(InboxOrder).order_by(InboxOrder.id)))
 
 
+def queued_row(db: Database) -> InboxOrder:
+    """Return the inbox's one row, checked to be WooCommerce order 7, queued by its webhook."""
+    (row,) = rows(db)
+    assert (row.store, row.order_id, row.topic, row.status) == (
+        "shop",
+        "7",
+        "order.created",
+        "queued",
+    )
+    return row
+
+
 def invoices(db: Database) -> list[Invoice]:
     with db.transaction() as session:
         return list(session.scalars(select(Invoice)))
@@ -79,13 +91,7 @@ def test_the_answer_comes_before_the_invoice_and_the_job_opens_it(db: Database) 
     answer = client.post("/hooks/shop", data=body, headers=headers)
     assert answer.status_code == 200
     assert answer.json == {"ok": True, "queued": True, "order_id": "7"}
-    (row,) = rows(db)
-    assert (row.store, row.order_id, row.topic, row.status) == (
-        "shop",
-        "7",
-        "order.created",
-        "queued",
-    )
+    row = queued_row(db)
     assert row.order["total"] == "44.98" and row.order["customer_email"] == "ada@example.com"
     assert invoices(db) == []
     assert client.post("/hooks/shop", data=body, headers=headers).status_code == 200  # again
@@ -314,13 +320,7 @@ def test_with_a_spool_the_order_reaches_the_table_after_the_answer(
         answer = app.test_client().post("/hooks/shop", data=body, headers=headers)
         assert answer.json == {"ok": True, "queued": True, "order_id": "7"}
         assert moved.wait(10)  # the spool's thread moved the line, then woke the inbox job
-        (row,) = rows(db)
-        assert (row.store, row.order_id, row.topic, row.status) == (
-            "shop",
-            "7",
-            "order.created",
-            "queued",
-        )
+        row = queued_row(db)
         assert row.order["total"] == "44.98" and row.next_attempt_at == row.received_at
         assert inbox.spooled() == 0
         # the line moved again (a kill between its move and its header's update); beside it, a

@@ -7,7 +7,6 @@ order ends right, and each status change took effect there exactly once.
 
 from __future__ import annotations
 
-import json
 import random
 import threading
 import time
@@ -22,9 +21,14 @@ import requests
 
 from relay.devtools.devchain import Anvil, deploy_token, mint, transfer_token
 from relay.devtools.woostore import WooStore
-from relay.signing import hmac_sha256_base64
 from tests.conftest import WEBHOOK_SECRET, config_dict, database_url_for
-from tests.support import RelayProcess, relay_address, relay_process, wait_for
+from tests.support import (
+    RelayProcess,
+    relay_address,
+    relay_process,
+    wait_for,
+    woocommerce_delivery,
+)
 
 PG_ADMIN = "postgresql://postgres@127.0.0.1:5432/postgres"
 RACE_DATABASE = "relay_test_race"
@@ -227,16 +231,9 @@ def test_a_relay_killed_right_after_answering_a_burst_loses_no_answered_order(
     def send(batch: list[dict[str, Any]]) -> None:
         with requests.Session() as http:
             for order in batch:
-                body = json.dumps(store.get_order(order["id"]), separators=(",", ":")).encode()
+                body, headers = woocommerce_delivery(store.get_order(order["id"]), "order.created")
                 answer = http.post(
-                    f"{relay.url}/hooks/shop",
-                    data=body,
-                    timeout=10,
-                    headers={
-                        "Content-Type": "application/json",
-                        "X-WC-Webhook-Topic": "order.created",
-                        "X-WC-Webhook-Signature": hmac_sha256_base64(WEBHOOK_SECRET, body),
-                    },
+                    f"{relay.url}/hooks/shop", data=body, timeout=10, headers=headers
                 )
                 assert answer.status_code == 200 and answer.json()["queued"] is True
 
