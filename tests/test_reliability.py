@@ -7,6 +7,7 @@ order ends right, and each status change took effect there exactly once.
 
 from __future__ import annotations
 
+import os
 import random
 import threading
 import time
@@ -31,7 +32,8 @@ from tests.support import (
 )
 
 PG_ADMIN = "postgresql://postgres@127.0.0.1:5432/postgres"
-RACE_DATABASE = "relay_test_race"
+# A name of its own per checkout (RELAY_TEST_RACE_DATABASE), so parallel runs on one server never meet.
+RACE_DATABASE = os.environ.get("RELAY_TEST_RACE_DATABASE", "relay_test_race")
 
 
 @pytest.fixture
