@@ -23,7 +23,7 @@ from eth_abi.exceptions import DecodingError
 from web3 import HTTPProvider, Web3
 from web3.exceptions import Web3Exception
 
-from relay.config import MULTICALL3_ADDRESS
+from relay.settings import MULTICALL3_ADDRESS
 
 log = logging.getLogger(__name__)
 

@@ -23,10 +23,10 @@ from sqlalchemy import or_, select, update
 from sqlalchemy.orm import aliased
 from standardwebhooks.webhooks import Webhook
 
-from relay.config import Settings, WebhookSettings
 from relay.db import Database
 from relay.models import Delivery, DeliveryAttempt
 from relay.outbox import STOREFRONT
+from relay.settings import Settings, WebhookSettings
 from relay.specs import load_spec
 from relay.storefront import (
     EXCERPT_CHARS,
@@ -57,7 +57,7 @@ class Sender:
     def send(self, delivery: Delivery) -> Outcome:
         """Send one delivery; never raises for network or HTTP errors."""
         if delivery.target == STOREFRONT:
-            return self._client(delivery.store).push(delivery.payload)
+            return self._client(delivery.store).push(delivery.payload, delivery.action)
         store = self.settings.stores[delivery.store]
         hook = next((h for h in store.webhooks if h.url == delivery.target), None)
         if hook is None:

@@ -16,10 +16,11 @@ from typing import Any
 
 import requests
 
-from relay.config import Settings, load_settings
+from relay.config import load_settings
 from relay.db import Database
 from relay.devtools.harness import wait_for
 from relay.scheduler import Runtime, build_scheduler
+from relay.settings import Settings
 from relay.web.app import create_app, inbox_of
 
 # The account-level xpub (m/44'/60'/0') of the public BIP-39 test mnemonic "abandon … about":

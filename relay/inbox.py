@@ -30,12 +30,12 @@ from typing import Any, cast
 from sqlalchemy import Table, delete, func, select, update
 from sqlalchemy.orm import Session
 
-from relay.config import Settings
 from relay.db import Database, GroupedInserts
 from relay.errors import InvoiceError, RateUnavailable
 from relay.invoices import OrderData, open_invoice
 from relay.models import InboxOrder, utcnow
 from relay.pricing import Rates
+from relay.settings import Settings
 from relay.spool import Spool
 
 log = logging.getLogger(__name__)

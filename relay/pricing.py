@@ -23,8 +23,8 @@ from typing import Any, Protocol
 
 import requests
 
-from relay.config import AssetSettings, ChainSettings, Settings
 from relay.errors import RateUnavailable
+from relay.settings import AssetSettings, ChainSettings, Settings
 
 DISPLAY_DECIMALS = (
     8  # amounts of 18-decimal coins are rounded up to 1e-8 so wallets show them whole

@@ -19,7 +19,6 @@ import requests
 from sqlalchemy import and_, or_, select
 from sqlalchemy.orm import selectinload
 
-from relay.config import Settings
 from relay.db import Database
 from relay.errors import InvoiceError, RelayError
 from relay.events import EventType
@@ -29,6 +28,7 @@ from relay.lifecycle import InvoiceStatus
 from relay.models import Delivery, Invoice
 from relay.outbox import STOREFRONT, action_variants, queue_event
 from relay.pricing import Rates
+from relay.settings import Settings
 from relay.specs import load_spec, read_path
 from relay.storefront import CallFailed, StorefrontClient
 

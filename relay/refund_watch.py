@@ -21,10 +21,10 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from relay.chain import Chain
-from relay.config import ChainSettings, Settings
 from relay.models import Refund
 from relay.refund_lifecycle import RefundStatus
 from relay.refunds import complete_refund, drop_refund_transfer, record_refund_transfer
+from relay.settings import ChainSettings, Settings
 
 log = logging.getLogger(__name__)
 

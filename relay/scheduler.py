@@ -18,13 +18,13 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm.exc import StaleDataError
 
 from relay.chain import ChainFeeds, Web3Chain
-from relay.config import ChainSettings, Settings
 from relay.db import Database
 from relay.delivery import Sender, deliver_due
 from relay.inbox import open_all
 from relay.models import utcnow
 from relay.pricing import Rates
 from relay.reconcile import reconcile_store
+from relay.settings import ChainSettings, Settings
 from relay.watcher import scan_once, sweep_expired
 
 log = logging.getLogger(__name__)

@@ -27,7 +27,6 @@ from sqlalchemy import Select, and_, func, or_, select
 from sqlalchemy.orm import Session, selectinload
 
 from relay.chain import BlockRef, Chain, NativeTx
-from relay.config import ChainSettings, Settings
 from relay.db import Database
 from relay.events import EventType
 from relay.invoices import ObservedTransfer, payment_extra, record_transfer, refresh_invoice
@@ -35,6 +34,7 @@ from relay.lifecycle import InvoiceStatus
 from relay.models import ChainCursor, Invoice, Payment, PaymentOption
 from relay.outbox import queue_event
 from relay.refund_watch import scan_refunds
+from relay.settings import ChainSettings, Settings
 
 log = logging.getLogger(__name__)
 

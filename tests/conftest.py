@@ -13,11 +13,12 @@ from typing import Any
 import pytest
 from bip_utils import Bip39SeedGenerator, Bip44, Bip44Coins
 
-from relay.config import Settings, parse_settings
+from relay.config import parse_settings
 from relay.db import Database
 from relay.devtools.devchain import Anvil, deploy_token, mint
 from relay.devtools.harness import free_port as free_port  # the tests import it from here
 from relay.models import Base
+from relay.settings import Settings
 
 SHARED = Path(__file__).resolve().parents[1].parent / "shared"
 SAMPLES = SHARED / "samples"

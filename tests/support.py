@@ -12,11 +12,11 @@ import requests
 from flask import Flask
 from prometheus_client.parser import text_string_to_metric_families
 
-from relay.config import Settings
 from relay.db import Database
 from relay.devtools import harness
 from relay.devtools.harness import write_config as write_config
 from relay.inbox import open_all
+from relay.settings import Settings
 from relay.signing import hmac_sha256_base64
 from relay.web.app import create_app
 from tests.conftest import ADMIN_TOKEN, WEBHOOK_SECRET, free_port

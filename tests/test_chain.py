@@ -16,7 +16,7 @@ from requests.adapters import HTTPAdapter
 from web3 import HTTPProvider, Web3
 
 from relay.chain import ChainUnavailable, Web3Chain, _aggregate3_balances
-from relay.config import MULTICALL3_ADDRESS, ChainSettings, parse_settings
+from relay.config import parse_settings
 from relay.devtools.devchain import (
     Anvil,
     deploy_router,
@@ -26,6 +26,7 @@ from relay.devtools.devchain import (
     load_artifact,
     send_eth,
 )
+from relay.settings import MULTICALL3_ADDRESS, ChainSettings
 from tests.conftest import config_dict
 
 ETH = 10**18  # one ether, in wei

@@ -20,9 +20,10 @@ import requests
 from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler, make_server
 from werkzeug.wrappers import Request, Response
 
-from relay.config import StoreSettings, parse_settings
+from relay.config import parse_settings
 from relay.devtools.devchain import Anvil, send_eth
 from relay.inbound import read_order
+from relay.settings import StoreSettings
 from relay.specs import clear_spec_cache, load_spec
 from relay.storefront import StorefrontClient
 from tests.conftest import config_dict, database_url_for

@@ -15,7 +15,6 @@ from requests.auth import HTTPBasicAuth
 from requests_oauthlib import OAuth1
 from sqlalchemy import select
 
-from relay.config import Settings
 from relay.db import Database
 from relay.delivery import (
     Sender,
@@ -31,6 +30,7 @@ from relay.inbound import read_order
 from relay.invoices import OrderData, open_invoice
 from relay.models import Delivery, Invoice, utcnow
 from relay.outbox import queue_event
+from relay.settings import Settings
 from relay.specs import load_spec
 from relay.storefront import StorefrontClient, woocommerce_auth
 from tests.conftest import make_settings

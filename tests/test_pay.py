@@ -20,7 +20,7 @@ import pytest
 from flask.testing import FlaskClient
 from itsdangerous import URLSafeSerializer
 
-from relay.config import Settings, parse_settings
+from relay.config import parse_settings
 from relay.db import Database
 from relay.invoices import (
     ObservedTransfer,
@@ -32,6 +32,7 @@ from relay.invoices import (
 )
 from relay.links import PAY_SALT, payment_token
 from relay.models import Invoice, utcnow
+from relay.settings import Settings
 from relay.web.app import create_app
 from relay.web.i18n import STRINGS, Translator, countdown, fields_of
 from tests.conftest import SECRET_KEY, config_dict

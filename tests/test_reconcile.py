@@ -8,7 +8,6 @@ import pytest
 import requests
 from sqlalchemy import select
 
-from relay.config import Settings
 from relay.db import Database
 from relay.delivery import Sender, deliver_due
 from relay.devtools.woostore import WooStore
@@ -16,6 +15,7 @@ from relay.invoices import find_invoice
 from relay.models import Delivery, Invoice, utcnow
 from relay.outbox import queue_event
 from relay.reconcile import reconcile_store
+from relay.settings import Settings
 from tests.conftest import make_settings
 
 

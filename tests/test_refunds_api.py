@@ -17,13 +17,14 @@ import pytest
 import requests
 from flask.testing import FlaskClient
 
-from relay.config import Settings, parse_settings
+from relay.config import parse_settings
 from relay.db import Database
 from relay.delivery import Sender, deliver_due
 from relay.devtools.shopify_store import ShopifyStore, webhook_hmac
 from relay.invoices import find_invoice
 from relay.links import payment_token
 from relay.models import Invoice, Refund, utcnow
+from relay.settings import Settings
 from relay.signing import sign_standard_webhook
 from tests.conftest import ADMIN_TOKEN, SAMPLES, SECRET_KEY, config_dict
 from tests.support import AppServer, relay_app, wait_for

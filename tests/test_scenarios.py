@@ -22,7 +22,7 @@ import pytest
 
 from relay.addresses import xpub_id
 from relay.chain import ChainFeeds, Web3Chain
-from relay.config import Settings, parse_settings
+from relay.config import parse_settings
 from relay.db import Database
 from relay.delivery import Sender, deliver_due
 from relay.devtools.devchain import (
@@ -40,6 +40,7 @@ from relay.devtools.woostore import WooStore
 from relay.invoices import OrderData, load_invoice, open_invoice
 from relay.models import AddressCounter, Base, Invoice
 from relay.pricing import Rates
+from relay.settings import Settings
 from relay.watcher import scan_once, sweep_expired
 from tests.conftest import MERCHANT_XPUB, config_dict, database_url_for, free_port
 

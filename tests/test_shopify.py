@@ -18,11 +18,12 @@ import pytest
 import requests
 from flask.testing import FlaskClient
 
-from relay.config import StoreSettings, parse_settings
+from relay.config import parse_settings
 from relay.db import Database
 from relay.devtools.devchain import Anvil, transfer_token
 from relay.devtools.shopify_store import ShopifyStore, webhook_hmac
 from relay.inbound import read_order
+from relay.settings import StoreSettings
 from relay.specs import load_spec
 from relay.storefront import StorefrontClient
 from tests.conftest import ADMIN_TOKEN, SAMPLES, config_dict, database_url_for

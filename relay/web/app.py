@@ -10,10 +10,10 @@ from typing import Any
 from flask import Flask, jsonify
 from werkzeug.exceptions import HTTPException
 
-from relay.config import Settings, StoreSettings
 from relay.db import Database
 from relay.errors import NotFound, RelayError
 from relay.inbox import Inbox
+from relay.settings import Settings, StoreSettings
 
 log = logging.getLogger(__name__)
 

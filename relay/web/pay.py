@@ -20,7 +20,6 @@ import segno
 from flask import Blueprint, current_app, jsonify, render_template, request, url_for
 from markupsafe import Markup
 
-from relay.config import Settings
 from relay.eip681 import payment_uri
 from relay.errors import NotFound
 from relay.invoices import load_invoice
@@ -29,6 +28,7 @@ from relay.links import invoice_id_from_token
 from relay.models import Invoice, Payment, PaymentOption, utcnow
 from relay.pricing import from_base_units
 from relay.serialize import invoice_json, iso
+from relay.settings import Settings
 from relay.web.app import db_of, settings_of
 from relay.web.i18n import LANGUAGES, STRINGS, Translator, choose_language, countdown
 
