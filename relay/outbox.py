@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session
 
 from relay.events import EventType
 from relay.links import payment_url
-from relay.models import Delivery, Invoice
+from relay.models import Delivery, DeliveryStatus, Invoice, PaymentState
 from relay.pricing import from_base_units
 from relay.serialize import invoice_json, iso
 from relay.settings import Settings
@@ -37,7 +37,7 @@ def template_values(invoice: Invoice, settings: Settings) -> dict[str, str]:
         (o for o in invoice.options if f"{o.chain}:{o.asset}" == invoice.paid_option),
         invoice.options[0] if invoice.options else None,
     )
-    counted = [p for p in invoice.payments if p.state == "counted"]
+    counted = [p for p in invoice.payments if p.state == PaymentState.COUNTED]
     paid = sum(p.amount_base_units for p in counted)
     values = {
         "invoice_id": invoice.id,
@@ -140,7 +140,10 @@ def action_variants(
     `options_unavailable`. Then `renewal` when the invoice is for a subscription renewal order.
     """
     extra = extra or {}
-    if event == EventType.PAYMENT_RECEIVED and extra.get("state", "counted") != "counted":
+    if (
+        event == EventType.PAYMENT_RECEIVED
+        and extra.get("state", PaymentState.COUNTED) != PaymentState.COUNTED
+    ):
         first = str(extra["state"])
     elif event == EventType.CREATED and invoice.unavailable_options:
         first = "options_unavailable"
@@ -167,7 +170,7 @@ def _delivery(
         target=target,
         action=action,
         payload=payload,
-        status="pending",
+        status=DeliveryStatus.PENDING.value,
         attempts=0,
         next_attempt_at=now,
         created_at=now,

@@ -12,9 +12,10 @@ from sqlalchemy import select, text
 from relay.db import Database
 from relay.delivery import Sender, deliver_due
 from relay.devtools.woostore import WooStore
-from relay.invoices import OrderData, open_invoice
+from relay.invoices import open_invoice
 from relay.models import Delivery, Invoice, utcnow
 from relay.outbox import STOREFRONT, queue_event
+from relay.records import OrderData
 from relay.settings import Settings
 from tests.conftest import make_settings
 
