@@ -15,9 +15,7 @@ from eth_abi.abi import encode
 from requests.adapters import HTTPAdapter
 from web3 import HTTPProvider, Web3
 
-from relay.chain import ChainUnavailable, Web3Chain, _aggregate3_balances
-from relay.config import parse_settings
-from relay.devtools.devchain import (
+from devkit.devchain import (
     Anvil,
     deploy_router,
     deploy_token,
@@ -26,6 +24,8 @@ from relay.devtools.devchain import (
     load_artifact,
     send_eth,
 )
+from relay.chain import ChainUnavailable, Web3Chain, _aggregate3_balances
+from relay.config import parse_settings
 from relay.settings import MULTICALL3_ADDRESS, ChainSettings
 from tests.conftest import config_dict
 

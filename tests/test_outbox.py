@@ -9,9 +9,9 @@ from decimal import Decimal
 import pytest
 from sqlalchemy import select, text
 
+from devkit.woocommerce import WooStore
 from relay.db import Database
 from relay.delivery import Sender, deliver_due
-from relay.devtools.woostore import WooStore
 from relay.invoices import open_invoice
 from relay.models import Delivery, Invoice, utcnow
 from relay.outbox import STOREFRONT, queue_event
