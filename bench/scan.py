@@ -38,7 +38,7 @@ from bench.common import (
     parser_for,
 )
 from bench.fixtures import insert_invoices
-from relay.chain import Web3Chain
+from relay.chain.rpc import Web3Chain
 from relay.config import Settings, parse_settings
 from relay.db import Database
 from relay.devtools.devchain import Anvil, deploy_token, mint, transfer_token

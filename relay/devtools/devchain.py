@@ -10,7 +10,7 @@ and exercises the contracts whose compiled artifacts are committed in
 - `PaymentRouter`: awkward payment shapes (several transfers in one transaction, ETH sent by an
   internal call, transactions that move value and then revert);
 - `Multicall3` (github.com/mds1/multicall3): installed by `Anvil.start` at its canonical address
-  `relay.config.MULTICALL3_ADDRESS` with `anvil_setCode`, as most real chains have it, so the
+  `relay.chain.MULTICALL3_ADDRESS` with `anvil_setCode`, as most real chains have it, so the
   relay's balance reads (one aggregate3 `eth_call` per address chunk) run as in production.
 
 Every transaction is sent from one of anvil's unlocked dev accounts (derived from DEV_MNEMONIC)
@@ -47,7 +47,7 @@ from web3 import Web3
 from web3.contract import Contract
 from web3.types import RPCEndpoint, TxParams, TxReceipt, Wei
 
-from relay.config import MULTICALL3_ADDRESS
+from relay.chain import MULTICALL3_ADDRESS
 
 __all__ = [
     "DEV_MNEMONIC",

@@ -14,6 +14,7 @@ from relay.config import Settings, StoreSettings
 from relay.db import Database
 from relay.errors import NotFound, RelayError
 from relay.inbox import Inbox
+from relay.runtime import Runtime
 
 log = logging.getLogger(__name__)
 
@@ -28,11 +29,14 @@ def create_app(
     db: Database | None = None,
     on_queued: Callable[[], None] | None = None,
     spool_dir: Path | None = None,
+    runtime: Runtime | None = None,
 ) -> Flask:
     """Build the web app for validated settings; creates the schema if needed.
 
-    `on_queued` is called after the webhook route queued an order in the inbox (the scheduler's
-    `Runtime.wake_inbox` when it runs in the same process; otherwise its job polls). With
+    `runtime` holds the adapters the routes use (chain clients, rates, storefront clients;
+    relay/runtime.py); without one the app builds its own over `db`. `on_queued` is called after
+    the webhook route queued an order in the inbox (the scheduler's `Worker.wake_inbox` when it
+    runs in the same process; otherwise its job polls). With
     `spool_dir` (`relay serve`), accepted orders are spooled there before the answer and moved
     into the inbox by a thread (relay/spool.py); raises SpoolError when it is unusable.
     """
@@ -45,6 +49,7 @@ def create_app(
         database.create_schema()
     app.extensions["relay.settings"] = settings
     app.extensions["relay.db"] = database
+    app.extensions["relay.runtime"] = runtime or Runtime(settings, database)
     app.extensions["relay.inbox"] = Inbox(database, on_queued, spool_dir)
     app.register_blueprint(hooks.bp)
     app.register_blueprint(api.bp)
@@ -95,3 +100,9 @@ def inbox_of(app: Flask) -> Inbox:
     """Return the app's inbox (where the webhook route queues orders)."""
     inbox: Inbox = app.extensions["relay.inbox"]
     return inbox
+
+
+def runtime_of(app: Flask) -> Runtime:
+    """Return the app's runtime: its chain clients, rates and storefront clients."""
+    runtime: Runtime = app.extensions["relay.runtime"]
+    return runtime
