@@ -20,7 +20,8 @@ from relay.config import load_settings
 from relay.db import Database
 from relay.runtime import Runtime
 from relay.scheduler import Worker, build_scheduler
-from relay.web.app import create_app, settings_of
+from relay.web.app import create_app
+from relay.web.context import settings_of
 
 CEILING_PATH = "/bench/ceiling"
 

@@ -24,7 +24,7 @@ from relay.invoices import check_order
 from relay.models import utcnow
 from relay.refunds import request_refunds
 from relay.specs import load_spec
-from relay.web.app import db_of, inbox_of, runtime_of, settings_of, store_of
+from relay.web.context import db_of, inbox_of, runtime_of, settings_of, store_of
 
 log = logging.getLogger(__name__)
 bp = Blueprint("hooks", __name__)
