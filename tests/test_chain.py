@@ -15,11 +15,7 @@ from eth_abi.abi import encode
 from requests.adapters import HTTPAdapter
 from web3 import HTTPProvider, Web3
 
-from relay.chain import MULTICALL3_ADDRESS, ChainUnavailable
-from relay.chain.multicall import aggregate3_balances
-from relay.chain.rpc import Web3Chain
-from relay.config import ChainSettings, parse_settings
-from relay.devtools.devchain import (
+from devkit.devchain import (
     Anvil,
     deploy_router,
     deploy_token,
@@ -28,6 +24,10 @@ from relay.devtools.devchain import (
     load_artifact,
     send_eth,
 )
+from relay.chain import MULTICALL3_ADDRESS, ChainUnavailable
+from relay.chain.multicall import aggregate3_balances
+from relay.chain.rpc import Web3Chain
+from relay.config import ChainSettings, parse_settings
 from tests.conftest import config_dict
 
 ETH = 10**18  # one ether, in wei

@@ -14,6 +14,7 @@ from requests.auth import HTTPBasicAuth
 from requests_oauthlib import OAuth1
 from sqlalchemy import select
 
+from devkit.woocommerce import WooStore
 from relay.config import Settings
 from relay.db import Database
 from relay.delivery import (
@@ -24,7 +25,6 @@ from relay.delivery import (
     redeliver,
     send_claimed,
 )
-from relay.devtools.woostore import WooStore
 from relay.errors import StorefrontError
 from relay.http import HttpClient
 from relay.inbound import read_order

@@ -7,10 +7,10 @@ from collections.abc import Iterator
 import pytest
 from sqlalchemy import select
 
+from devkit.woocommerce import WooStore
 from relay.config import Settings
 from relay.db import Database
 from relay.delivery import deliver_due
-from relay.devtools.woostore import WooStore
 from relay.invoices import find_invoice
 from relay.models import Delivery, Invoice, utcnow
 from relay.outbox import queue_event
