@@ -18,10 +18,10 @@ from pathlib import Path
 from typing import Any
 
 from relay.addresses import validate_xpub
+from relay.chain.constants import MULTICALL3_ADDRESS
 from relay.errors import ConfigError
 from relay.events import EVENT_TYPES
 from relay.settings import (
-    MULTICALL3_ADDRESS,
     AssetSettings,
     ChainSettings,
     RelaySettings,

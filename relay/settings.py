@@ -14,9 +14,7 @@ from pathlib import Path
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
 
-# Multicall3's address on most EVM chains (github.com/mds1/multicall3): the default of the chain
-# key `multicall3`, through which the watcher reads native balances (relay/chain.py).
-MULTICALL3_ADDRESS = "0xcA11bde05977b3631167028862bE2a173976CA11"
+from relay.chain.constants import MULTICALL3_ADDRESS
 
 
 @dataclass(frozen=True)

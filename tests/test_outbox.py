@@ -11,11 +11,13 @@ from sqlalchemy import select, text
 
 from devkit.woocommerce import WooStore
 from relay.db import Database
-from relay.delivery import Sender, deliver_due
+from relay.delivery import deliver_due
 from relay.invoices import open_invoice
 from relay.models import Delivery, Invoice, utcnow
 from relay.outbox import STOREFRONT, queue_event
+from relay.pricing import Rates
 from relay.records import OrderData
+from relay.runtime import Runtime
 from relay.settings import Settings
 from tests.conftest import make_settings
 
@@ -35,7 +37,7 @@ def open_order(db: Database, settings: Settings, store: WooStore) -> tuple[int, 
     """Open an invoice for a new pending order; return (order id, invoice id)."""
     order = store.create_order(total="10.00")
     data = OrderData(store="shop", order_id=str(order["id"]), currency="USD", total=Decimal("10"))
-    invoice, _ = open_invoice(db, settings, data, utcnow())
+    invoice, _ = open_invoice(db, settings, data, utcnow(), Rates(settings))
     return int(order["id"]), invoice.id
 
 
@@ -54,12 +56,12 @@ def actions(db: Database) -> list[tuple[str, str, str]]:
 
 
 def send_all(db: Database, settings: Settings) -> None:
-    sender = Sender(settings)
+    runtime = Runtime(settings, db)
     try:
-        while deliver_due(db, settings, sender):
+        while deliver_due(db, settings, runtime.sender):
             pass
     finally:
-        sender.close()
+        runtime.close()
 
 
 def test_each_storefront_delivery_carries_the_action_its_event_resolved_to(
