@@ -6,7 +6,8 @@ finalized block) with the default `RECORDERS`, in order: payments to deposit add
 merchant's refund transfers (relay/watcher/refunds.py). Both judge confirmations with the one
 rule of relay/confirmations.py. A new recorder is a function `(session, tick) -> int` that records
 what it finds in `tick.start..tick.end` and re-judges what it saw (`tick.standings`), added to
-`RECORDERS`. `sweep_expired` expires invoices once every chain has been scanned past them.
+`RECORDERS` under its name. `sweep_expired` expires invoices once every chain has been scanned
+past them.
 """
 
 from __future__ import annotations
@@ -20,15 +21,15 @@ from relay.watcher.payments import record_payments
 from relay.watcher.refunds import record_refunds
 from relay.watcher.tick import Recorder, Tick, run_tick, sweep_expired
 
-RECORDERS: tuple[Recorder, ...] = (record_payments, record_refunds)
+RECORDERS: dict[str, Recorder] = {"payments": record_payments, "refunds": record_refunds}
 
 
 def scan_once(
     db: Database, settings: Settings, chain_settings: ChainSettings, chain: Chain, now: datetime
 ) -> int:
     """Run one watcher tick for a chain with the default recorders; return the number of new
-    payments and refund transfers recorded."""
-    return run_tick(db, settings, chain_settings, chain, RECORDERS, now)
+    payments recorded."""
+    return run_tick(db, settings, chain_settings, chain, RECORDERS, now)["payments"]
 
 
 __all__ = ["RECORDERS", "Recorder", "Tick", "run_tick", "scan_once", "sweep_expired"]

@@ -16,7 +16,7 @@ expiry time, so a payment made in time is never beaten by a late "expired".
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -88,10 +88,11 @@ def run_tick(
     settings: Settings,
     chain_settings: ChainSettings,
     chain: Chain,
-    recorders: Sequence[Recorder],
+    recorders: Mapping[str, Recorder],
     now: datetime,
-) -> int:
-    """Run one tick for a chain with `recorders` in order; return what they recorded (summed)."""
+) -> dict[str, int]:
+    """Run one tick for a chain with `recorders` in order; return what each recorded, by name
+    (all 0 on a first run, which only places the cursor)."""
     head = chain.head()
     finalized = chain.finalized() if chain_settings.finality else None
     with db.transaction() as session:
@@ -103,7 +104,7 @@ def run_tick(
             number = head if oldest is None else _block_before(chain, oldest - CLOCK_SKEW, head)
             ref = chain.blocks([number])[number]
             session.add(_cursor(chain_settings.name, ref, now))
-            return 0
+            return dict.fromkeys(recorders, 0)
         start = cursor.block_number + 1
         canonical = chain.blocks([cursor.block_number]).get(cursor.block_number)
         if canonical is None or canonical.hash != cursor.block_hash:
@@ -116,7 +117,7 @@ def run_tick(
             )
         end = min(head, start + chain_settings.max_block_range - 1)
         tick = Tick(settings, chain_settings, chain, start, end, head, finalized, now)
-        found = sum(record(session, tick) for record in recorders)
+        found = {name: record(session, tick) for name, record in recorders.items()}
         if tick.scans:
             ref = chain.blocks([end])[end]
             cursor.block_number, cursor.block_hash = ref.number, ref.hash
