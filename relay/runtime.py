@@ -12,11 +12,11 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from relay.chain.rpc import ChainFeeds, Web3Chain
+from relay.chain.rpc import Web3Chain
 from relay.db import Database
 from relay.delivery import Sender
 from relay.http import HttpClient
-from relay.pricing import Rates
+from relay.pricing import ChainFeeds, Rates
 from relay.settings import ChainSettings, Settings
 from relay.storefronts import Storefronts
 
