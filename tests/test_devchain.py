@@ -87,6 +87,8 @@ def test_committed_artifacts_are_what_compile_contracts_produces(tmp_path: Path)
         "PaymentRouter.json",
         "TestPriceFeed.json",
         "TestToken.json",
+        "TestTokenNoBool.json",
+        "TestTokenPausable.json",
     ]
     for name in compile_contracts.CONTRACT_NAMES:
         fresh = json.loads((tmp_path / f"{name}.json").read_text())
@@ -102,6 +104,27 @@ def test_committed_artifacts_are_what_compile_contracts_produces(tmp_path: Path)
         # Byte for byte, so that recompiling never produces a spurious diff.
         committed_text = (compile_contracts.CONTRACTS_DIR / f"{name}.json").read_text()
         assert (tmp_path / f"{name}.json").read_text() == committed_text, name
+
+
+def test_committed_product_artifact_is_what_compile_contracts_produces(tmp_path: Path) -> None:
+    (written,) = compile_contracts.write_product_artifacts(out_dir=tmp_path)
+    assert written.name == "CollectorFactory.json"
+    committed_path = compile_contracts.PRODUCT_ARTIFACT_DIR / "CollectorFactory.json"
+    # Byte for byte, so that recompiling never produces a spurious diff.
+    assert written.read_text() == committed_path.read_text()
+    committed = json.loads(committed_path.read_text())
+    source = (compile_contracts.PRODUCT_SOURCE_DIR / "CollectorFactory.sol").read_bytes()
+    assert committed["source_sha256"] == hashlib.sha256(source).hexdigest()
+    assert set(committed) == {
+        "abi",
+        "bytecode",
+        "collector_init_code",
+        "compiler",
+        "deployed_bytecode",
+        "source_sha256",
+    }
+    assert committed["compiler"].startswith("solc 0.8.37+")
+    assert compile_contracts.stale_product_artifacts() == []
 
 
 def test_load_artifact() -> None:

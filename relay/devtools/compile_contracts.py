@@ -1,10 +1,15 @@
-"""Compile the dev-chain Solidity sources into the JSON artifacts committed next to them.
+"""Compile the Solidity sources into the JSON artifacts committed in the repository.
 
 The dev chain (`relay.devtools.devchain`) deploys real contracts, but neither the tests nor
 `relay demo` should need a Solidity compiler: they load the committed artifacts
 `relay/devtools/contracts/<Name>.json`. This module regenerates those artifacts with the npm
 package `solc` (solcjs, pinned in package.json, installed by `npm ci`), driven through its JS API
 by a tiny inline Node script, so no compiler binary is ever downloaded.
+
+The product contract `contracts/CollectorFactory.sol` (the collector factory, see
+`relay.collectors`) is built the same way into `relay/contracts/CollectorFactory.json`, package
+data of the relay, with the metadata hash left out of its bytecode so that editing a comment
+never moves the factory's address (PRODUCT_CONTRACTS).
 
 Run it after editing a `.sol` file and commit the result::
 
@@ -27,7 +32,7 @@ import json
 import shutil
 import subprocess
 import sys
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -37,11 +42,30 @@ CONTRACTS_DIR = Path(__file__).resolve().parent / "contracts"
 REPO_ROOT = Path(__file__).resolve().parent.parent.parent
 """Repository root: the parent of the `relay` package directory (where node_modules/ lives)."""
 
-CONTRACT_NAMES: tuple[str, ...] = ("TestToken", "PaymentRouter", "TestPriceFeed", "Multicall3")
+CONTRACT_NAMES: tuple[str, ...] = (
+    "TestToken",
+    "PaymentRouter",
+    "TestPriceFeed",
+    "Multicall3",
+    "TestTokenNoBool",
+    "TestTokenPausable",
+)
 """Contracts to build; each comes from `<Name>.sol` and is written to `<Name>.json`."""
 
-RUNTIME_CONTRACTS: tuple[str, ...] = ("Multicall3",)
+RUNTIME_CONTRACTS: tuple[str, ...] = ("Multicall3", "CollectorFactory")
 """Contracts whose artifact also holds `deployed_bytecode` (runtime code, for anvil_setCode)."""
+
+PRODUCT_SOURCE_DIR = REPO_ROOT / "contracts"
+"""Directory of the product contracts' `.sol` sources (not shipped in the wheel)."""
+
+PRODUCT_ARTIFACT_DIR = REPO_ROOT / "relay" / "contracts"
+"""Directory of the product contracts' `.json` artifacts: package data of `relay`."""
+
+PRODUCT_CONTRACTS: dict[str, dict[str, str]] = {
+    "CollectorFactory": {"collector_init_code": "Collector"},
+}
+"""Product contracts to build, each from `<Name>.sol`; the value maps an extra artifact key to a
+contract of the same file whose init code (creation bytecode) the artifact also carries."""
 
 EVM_VERSION = "cancun"
 """Target EVM. Anvil 1.7.1 defaults to a later fork, and cancun also runs on older nodes."""
@@ -82,17 +106,22 @@ def _node() -> str:
     return node
 
 
-def _standard_json_input(sources: dict[str, str]) -> dict[str, Any]:
+def _standard_json_input(sources: dict[str, str], *, metadata_hash: bool) -> dict[str, Any]:
+    settings: dict[str, Any] = {
+        "optimizer": {"enabled": True, "runs": OPTIMIZER_RUNS},
+        "evmVersion": EVM_VERSION,
+        "outputSelection": {
+            "*": {"*": ["abi", "evm.bytecode.object", "evm.deployedBytecode.object"]}
+        },
+    }
+    if not metadata_hash:
+        # No CBOR metadata (source hash) appended: the bytecode, and so a CREATE2 address
+        # derived from it, changes only when the code does.
+        settings["metadata"] = {"appendCBOR": False}
     return {
         "language": "Solidity",
         "sources": {f"{name}.sol": {"content": text} for name, text in sources.items()},
-        "settings": {
-            "optimizer": {"enabled": True, "runs": OPTIMIZER_RUNS},
-            "evmVersion": EVM_VERSION,
-            "outputSelection": {
-                "*": {"*": ["abi", "evm.bytecode.object", "evm.deployedBytecode.object"]}
-            },
-        },
+        "settings": settings,
     }
 
 
@@ -102,9 +131,31 @@ def compile_sources(source_dir: Path = CONTRACTS_DIR) -> dict[str, dict[str, Any
     The result maps a contract name to its artifact dict (abi, bytecode, compiler,
     source_sha256). Raises RuntimeError with the compiler's messages if compilation fails.
     """
-    raw = {name: (source_dir / f"{name}.sol").read_bytes() for name in CONTRACT_NAMES}
+    return _compile(CONTRACT_NAMES, source_dir, metadata_hash=True, embedded={})
+
+
+def compile_product(source_dir: Path = PRODUCT_SOURCE_DIR) -> dict[str, dict[str, Any]]:
+    """Compile the PRODUCT_CONTRACTS from `source_dir` and return their artifacts.
+
+    As compile_sources, without the metadata hash in the bytecode, and each artifact also holds
+    `deployed_bytecode` and the init code of the contracts PRODUCT_CONTRACTS names (for the
+    collector factory: `collector_init_code`, the creation code of each collector).
+    """
+    return _compile(
+        tuple(PRODUCT_CONTRACTS), source_dir, metadata_hash=False, embedded=PRODUCT_CONTRACTS
+    )
+
+
+def _compile(
+    names: Sequence[str],
+    source_dir: Path,
+    *,
+    metadata_hash: bool,
+    embedded: Mapping[str, Mapping[str, str]],
+) -> dict[str, dict[str, Any]]:
+    raw = {name: (source_dir / f"{name}.sol").read_bytes() for name in names}
     sources = {name: data.decode("utf-8") for name, data in raw.items()}
-    request = json.dumps(_standard_json_input(sources))
+    request = json.dumps(_standard_json_input(sources, metadata_hash=metadata_hash))
     proc = subprocess.run(
         [_node(), "-e", _NODE_SCRIPT, str(solc_module_dir())],
         input=request,
@@ -123,8 +174,9 @@ def compile_sources(source_dir: Path = CONTRACTS_DIR) -> dict[str, dict[str, Any
         raise RuntimeError(f"Solidity compilation failed:\n{messages}")
 
     artifacts: dict[str, dict[str, Any]] = {}
-    for name in CONTRACT_NAMES:
-        contract = output["contracts"][f"{name}.sol"][name]
+    for name in names:
+        unit = output["contracts"][f"{name}.sol"]
+        contract = unit[name]
         artifacts[name] = {
             "abi": contract["abi"],
             "bytecode": "0x" + contract["evm"]["bytecode"]["object"],
@@ -134,6 +186,8 @@ def compile_sources(source_dir: Path = CONTRACTS_DIR) -> dict[str, dict[str, Any
         if name in RUNTIME_CONTRACTS:
             runtime = contract["evm"]["deployedBytecode"]["object"]
             artifacts[name]["deployed_bytecode"] = "0x" + runtime
+        for key, other in embedded.get(name, {}).items():
+            artifacts[name][key] = "0x" + unit[other]["evm"]["bytecode"]["object"]
     return artifacts
 
 
@@ -156,11 +210,36 @@ def write_artifacts(out_dir: Path = CONTRACTS_DIR, source_dir: Path = CONTRACTS_
     return written
 
 
+def write_product_artifacts(
+    out_dir: Path = PRODUCT_ARTIFACT_DIR, source_dir: Path = PRODUCT_SOURCE_DIR
+) -> list[Path]:
+    """Compile the product contracts in `source_dir` and write `<Name>.json` files into `out_dir`.
+
+    Returns the paths written. `out_dir` is created if needed.
+    """
+    out_dir.mkdir(parents=True, exist_ok=True)
+    written: list[Path] = []
+    for name, artifact in compile_product(source_dir).items():
+        path = out_dir / f"{name}.json"
+        path.write_text(render_artifact(artifact), encoding="utf-8")
+        written.append(path)
+    return written
+
+
 def stale_artifacts(source_dir: Path = CONTRACTS_DIR) -> list[str]:
     """Return the names whose committed artifact differs from a fresh compilation."""
+    return _stale(compile_sources(source_dir), source_dir)
+
+
+def stale_product_artifacts() -> list[str]:
+    """Return the product contracts whose committed artifact differs from a fresh compilation."""
+    return _stale(compile_product(), PRODUCT_ARTIFACT_DIR)
+
+
+def _stale(artifacts: Mapping[str, dict[str, Any]], artifact_dir: Path) -> list[str]:
     stale: list[str] = []
-    for name, artifact in compile_sources(source_dir).items():
-        path = source_dir / f"{name}.json"
+    for name, artifact in artifacts.items():
+        path = artifact_dir / f"{name}.json"
         current = path.read_text(encoding="utf-8") if path.is_file() else None
         if current != render_artifact(artifact):
             stale.append(name)
@@ -171,7 +250,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line: rewrite the artifacts, or with --check only compare them."""
     parser = argparse.ArgumentParser(
         prog="python -m relay.devtools.compile_contracts",
-        description="Compile relay/devtools/contracts/*.sol into the committed JSON artifacts.",
+        description=(
+            "Compile relay/devtools/contracts/*.sol and contracts/*.sol into the committed"
+            " JSON artifacts."
+        ),
     )
     group = parser.add_mutually_exclusive_group()
     group.add_argument(
@@ -182,15 +264,20 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     args = parser.parse_args(argv)
     if args.check:
-        stale = stale_artifacts()
-        for name in stale:
-            print(f"stale: {CONTRACTS_DIR / name}.json", file=sys.stderr)
+        stale = [CONTRACTS_DIR / f"{name}.json" for name in stale_artifacts()]
+        stale += [PRODUCT_ARTIFACT_DIR / f"{name}.json" for name in stale_product_artifacts()]
+        for path in stale:
+            print(f"stale: {path}", file=sys.stderr)
         if stale:
             print("run: python -m relay.devtools.compile_contracts", file=sys.stderr)
             return 1
-        print(f"up to date: {', '.join(CONTRACT_NAMES)}")
+        print(f"up to date: {', '.join((*CONTRACT_NAMES, *PRODUCT_CONTRACTS))}")
         return 0
-    for path in write_artifacts(args.out):
+    written = write_artifacts(args.out)
+    written += write_product_artifacts(
+        args.out if args.out != CONTRACTS_DIR else PRODUCT_ARTIFACT_DIR
+    )
+    for path in written:
         print(f"wrote {path}")
     return 0
 

@@ -11,7 +11,10 @@ and exercises the contracts whose compiled artifacts are committed in
   internal call, transactions that move value and then revert);
 - `Multicall3` (github.com/mds1/multicall3): installed by `Anvil.start` at its canonical address
   `relay.config.MULTICALL3_ADDRESS` with `anvil_setCode`, as most real chains have it, so the
-  relay's balance reads (one aggregate3 `eth_call` per address chunk) run as in production.
+  relay's balance reads (one aggregate3 `eth_call` per address chunk) run as in production;
+- the collector factory (contracts/CollectorFactory.sol, `relay.collectors`): installed by
+  `Anvil.start` at `relay.collectors.COLLECTOR_FACTORY` the same way, where the deterministic
+  deployment proxy (in anvil's genesis) would put it.
 
 Every transaction is sent from one of anvil's unlocked dev accounts (derived from DEV_MNEMONIC)
 with `eth_sendTransaction`, so no private key appears in code. Helpers wait for the receipt
@@ -47,6 +50,7 @@ from web3 import Web3
 from web3.contract import Contract
 from web3.types import RPCEndpoint, TxParams, TxReceipt, Wei
 
+from relay.collectors import COLLECTOR_FACTORY, factory_artifact
 from relay.config import MULTICALL3_ADDRESS
 
 __all__ = [
@@ -57,6 +61,7 @@ __all__ = [
     "deploy_router",
     "deploy_token",
     "forward_eth",
+    "install_collector_factory",
     "install_multicall3",
     "load_artifact",
     "mint",
@@ -246,6 +251,7 @@ class Anvil:
             self._wait_until_ready()
             if self.multicall3:
                 install_multicall3(self.w3)
+            install_collector_factory(self.w3)
         except BaseException:
             self.stop()
             self.port = requested_port
@@ -425,6 +431,13 @@ def install_multicall3(w3: Web3, address: str = MULTICALL3_ADDRESS) -> None:
     """
     code = load_artifact("Multicall3")["deployed_bytecode"]
     _rpc(w3, "anvil_setCode", [_checksum(address), code])
+
+
+def install_collector_factory(w3: Web3) -> None:
+    """Put the collector factory's runtime code at `relay.collectors.COLLECTOR_FACTORY` with
+    anvil_setCode, where the deterministic deployment proxy would deploy it (as Multicall3)."""
+    code = "0x" + factory_artifact().runtime_code.hex()
+    _rpc(w3, "anvil_setCode", [COLLECTOR_FACTORY, code])
 
 
 def _reorg_tx(tx: Any) -> Any:
