@@ -19,9 +19,9 @@ Run it after editing a `.sol` file and commit the result::
 
 Each artifact is ``{"abi": [...], "bytecode": "0x...", "compiler": "solc <version>",
 "source_sha256": "<sha256 hex of the .sol file>"}``; a contract the dev chain installs with
-`anvil_setCode` instead of deploying it (RUNTIME_CONTRACTS: Multicall3) also carries
-``"deployed_bytecode": "0x..."``, its runtime code. The output is deterministic: the same
-sources and compiler give byte-identical files, which the tests verify.
+`anvil_setCode` instead of deploying it (RUNTIME_CONTRACTS: Multicall3, the collector factory)
+also carries ``"deployed_bytecode": "0x..."``, its runtime code. The output is deterministic: the
+same sources and compiler give byte-identical files, which the tests verify.
 """
 
 from __future__ import annotations
