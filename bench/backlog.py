@@ -35,8 +35,9 @@ from bench.store import BenchStore
 from relay.config import parse_settings
 from relay.db import Database
 from relay.devtools.harness import free_port, wait_for, write_config
-from relay.invoices import OrderData, open_invoice
+from relay.invoices import open_invoice
 from relay.models import Delivery, utcnow
+from relay.records import OrderData
 
 RETRY_SECONDS = (0, 3600, 3600)  # after a failure, the next try is an hour away: see the docstring
 

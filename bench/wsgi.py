@@ -19,7 +19,8 @@ from relay.cli import run_server
 from relay.config import load_settings
 from relay.db import Database
 from relay.scheduler import Runtime, build_scheduler
-from relay.web.app import create_app, settings_of
+from relay.web.app import create_app
+from relay.web.context import settings_of
 
 CEILING_PATH = "/bench/ceiling"
 

@@ -111,7 +111,7 @@ def run_server(app: Flask, listen: str, threads: int) -> None:
     move what its spool holds, so a clean stop leaves nothing for the next start."""
     from waitress import serve as waitress_serve
 
-    from relay.web.app import inbox_of
+    from relay.web.context import inbox_of
 
     host, _, port = listen.rpartition(":")
     logging.getLogger("relay").info("serving on http://%s:%s", host, port)
@@ -221,7 +221,7 @@ def deliveries_show(config_path: str, delivery_id: int) -> None:
     """Show one delivery with its attempts, as JSON."""
     from relay.db import Database
     from relay.models import Delivery
-    from relay.web.api import delivery_json
+    from relay.serialize import delivery_json
 
     settings = _load(config_path)
     db = Database(settings.relay.database_url)

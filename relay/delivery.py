@@ -25,7 +25,7 @@ from standardwebhooks.webhooks import Webhook
 
 from relay.config import Settings, WebhookSettings
 from relay.db import Database
-from relay.models import Delivery, DeliveryAttempt
+from relay.models import Delivery, DeliveryAttempt, DeliveryStatus
 from relay.outbox import STOREFRONT
 from relay.specs import load_spec
 from relay.storefront import (
@@ -131,7 +131,7 @@ def claim_due(db: Database, now: datetime, limit: int, lease_seconds: float) -> 
     blocked = (
         select(older.id)
         .where(
-            older.status == "pending",
+            older.status == DeliveryStatus.PENDING.value,
             older.store == Delivery.store,
             older.order_id == Delivery.order_id,
             older.target == Delivery.target,
@@ -144,7 +144,7 @@ def claim_due(db: Database, now: datetime, limit: int, lease_seconds: float) -> 
             session.scalars(
                 select(Delivery.id)
                 .where(
-                    Delivery.status == "pending",
+                    Delivery.status == DeliveryStatus.PENDING.value,
                     Delivery.next_attempt_at <= now,
                     or_(Delivery.claimed_until.is_(None), Delivery.claimed_until <= now),
                     ~blocked,
@@ -159,7 +159,7 @@ def claim_due(db: Database, now: datetime, limit: int, lease_seconds: float) -> 
         claimed = []
         for delivery in session.scalars(db.for_claim(query)):
             running = delivery.claimed_until is not None and delivery.claimed_until > now
-            if delivery.status == "pending" and not running:
+            if delivery.status == DeliveryStatus.PENDING and not running:
                 delivery.claimed_until = now + timedelta(seconds=lease_seconds)
                 claimed.append(delivery.id)
         return claimed
@@ -188,7 +188,7 @@ def record_outcome(
         delivery.claimed_until = None
         delivery.last_error = outcome.error
         if outcome.ok:
-            delivery.status = "succeeded"
+            delivery.status = DeliveryStatus.SUCCEEDED.value
             delivery.completed_at = now
         elif outcome.retry and delivery.attempts < len(schedule):
             wait = float(schedule[delivery.attempts])
@@ -196,7 +196,7 @@ def record_outcome(
                 wait = max(wait, outcome.retry_after)
             delivery.next_attempt_at = now + timedelta(seconds=wait)
         else:
-            delivery.status = "failed"
+            delivery.status = DeliveryStatus.FAILED.value
             delivery.completed_at = now
             log.error(
                 "delivery %s (%s to %s) failed: %s",
@@ -248,7 +248,7 @@ def send_claimed(
     with db.transaction() as session:
         for delivery_id in ids:
             delivery = session.get(Delivery, delivery_id)
-            if delivery is not None and delivery.status == "pending":
+            if delivery is not None and delivery.status == DeliveryStatus.PENDING:
                 session.expunge(delivery)
                 per_store[delivery.store].append(delivery)
     lease = timedelta(seconds=delivery_lease_seconds(settings))
@@ -289,7 +289,7 @@ def extend_claim(db: Database, delivery_id: int, claimed_until: datetime, until:
             update(Delivery)
             .where(
                 Delivery.id == delivery_id,
-                Delivery.status == "pending",
+                Delivery.status == DeliveryStatus.PENDING.value,
                 Delivery.claimed_until == claimed_until,
             )
             .values(claimed_until=until)
@@ -309,7 +309,7 @@ def redeliver(db: Database, delivery_id: int, now: datetime) -> Delivery | None:
         delivery = session.get(Delivery, delivery_id)
         if delivery is None:
             return None
-        delivery.status = "pending"
+        delivery.status = DeliveryStatus.PENDING.value
         delivery.next_attempt_at = now
         delivery.claimed_until = None
         delivery.completed_at = None

@@ -20,7 +20,8 @@ from relay.config import Settings, load_settings
 from relay.db import Database
 from relay.devtools.harness import wait_for
 from relay.scheduler import Runtime, build_scheduler
-from relay.web.app import create_app, inbox_of
+from relay.web.app import create_app
+from relay.web.context import inbox_of
 
 # The account-level xpub (m/44'/60'/0') of the public BIP-39 test mnemonic "abandon … about":
 # a demo merchant wallet. Only this public key reaches the relay.

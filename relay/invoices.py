@@ -10,9 +10,7 @@ from __future__ import annotations
 import logging
 import secrets
 from collections.abc import Sequence
-from dataclasses import dataclass
 from datetime import datetime, timedelta
-from decimal import Decimal
 from typing import Any
 
 from sqlalchemy import select
@@ -33,46 +31,14 @@ from relay.lifecycle import (
     check_transition,
     evaluate,
 )
-from relay.models import AddressCounter, Invoice, Payment, PaymentOption
+from relay.models import AddressCounter, Invoice, Payment, PaymentOption, PaymentState
 from relay.outbox import queue_event
 from relay.pricing import Rates, from_base_units, to_base_units
+from relay.records import ObservedTransfer, OrderData
 
 log = logging.getLogger(__name__)
 OPEN_RETRIES = 5
 ACTIVE_STATUSES = (InvoiceStatus.NEW, InvoiceStatus.PROCESSING)
-
-
-@dataclass(frozen=True)
-class OrderData:
-    """A storefront order as the inbound layer read it; `total` in the order's currency.
-
-    `subscription_id` names the subscription a renewal order pays for ("" for a one-off order).
-    """
-
-    store: str
-    order_id: str
-    currency: str
-    total: Decimal
-    order_number: str = ""
-    order_key: str = ""
-    customer_email: str = ""
-    subscription_id: str = ""
-
-
-@dataclass(frozen=True)
-class ObservedTransfer:
-    """A transfer to a deposit address; `amount` in base units, `log_index` -1 when native."""
-
-    chain: str
-    asset: str
-    tx_hash: str
-    log_index: int
-    from_address: str
-    to_address: str
-    amount: int
-    block_number: int
-    block_hash: str
-    block_time: datetime
 
 
 def new_invoice_id() -> str:
@@ -279,8 +245,8 @@ def record_transfer(
             existing.block_hash = transfer.block_hash
             existing.block_number = transfer.block_number
             existing.block_time = transfer.block_time
-            if existing.state == "orphaned":
-                existing.state = _state_for(invoice, transfer, now)
+            if existing.state == PaymentState.ORPHANED:
+                existing.state = _state_for(invoice, transfer, now).value
         return None
     key = f"{transfer.chain}:{transfer.asset}"
     if invoice.paid_option is None and any(f"{o.chain}:{o.asset}" == key for o in invoice.options):
@@ -298,7 +264,7 @@ def record_transfer(
         block_hash=transfer.block_hash,
         block_time=transfer.block_time,
         seen_at=now,
-        state=_state_for(invoice, transfer, now),
+        state=_state_for(invoice, transfer, now).value,
         confirmations=0,
         confirmed=False,
     )
@@ -341,12 +307,12 @@ def payment_extra(invoice: Invoice, payment: Payment) -> dict[str, Any]:
     }
 
 
-def _state_for(invoice: Invoice, transfer: ObservedTransfer, now: datetime) -> str:
+def _state_for(invoice: Invoice, transfer: ObservedTransfer, now: datetime) -> PaymentState:
     if f"{transfer.chain}:{transfer.asset}" != invoice.paid_option:
-        return "other_asset"
+        return PaymentState.OTHER_ASSET
     if transfer.block_time > invoice.monitoring_ends_at:
-        return "after_monitoring"
-    return "counted"
+        return PaymentState.AFTER_MONITORING
+    return PaymentState.COUNTED
 
 
 def refresh_invoice(
@@ -358,7 +324,7 @@ def refresh_invoice(
     counted: Sequence[CountedPayment] = [
         CountedPayment(p.amount_base_units, p.confirmed, p.block_time)
         for p in invoice.payments
-        if p.state == "counted"
+        if p.state == PaymentState.COUNTED
     ]
     current = InvoiceStatus(invoice.status)
     result = evaluate(

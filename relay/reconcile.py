@@ -26,7 +26,7 @@ from relay.events import EventType
 from relay.inbound import read_order
 from relay.invoices import open_invoice
 from relay.lifecycle import InvoiceStatus
-from relay.models import Delivery, Invoice
+from relay.models import Delivery, DeliveryStatus, Invoice
 from relay.outbox import STOREFRONT, action_variants, queue_event
 from relay.pricing import Rates
 from relay.specs import load_spec, read_path
@@ -112,7 +112,7 @@ def _check_final_pushes(
     acknowledged = select(Delivery.invoice_id).where(
         Delivery.store == store_name,
         Delivery.target == STOREFRONT,
-        Delivery.status == "succeeded",
+        Delivery.status == DeliveryStatus.SUCCEEDED.value,
         Delivery.event.in_(FINAL_EVENTS.values()),
     )
     with db.transaction() as session:
@@ -123,8 +123,14 @@ def _check_final_pushes(
                     Invoice.store == store_name,
                     Invoice.id.in_(acknowledged),
                     or_(
-                        and_(Invoice.status == "settled", Invoice.settled_at > now - LOOKBACK),
-                        and_(Invoice.status != "settled", Invoice.expires_at > now - LOOKBACK),
+                        and_(
+                            Invoice.status == InvoiceStatus.SETTLED.value,
+                            Invoice.settled_at > now - LOOKBACK,
+                        ),
+                        and_(
+                            Invoice.status != InvoiceStatus.SETTLED.value,
+                            Invoice.expires_at > now - LOOKBACK,
+                        ),
                     ),
                 )
                 .options(selectinload(Invoice.options), selectinload(Invoice.payments))

@@ -20,9 +20,7 @@ from __future__ import annotations
 import logging
 import secrets
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
 from datetime import datetime
-from decimal import Decimal
 from typing import Any
 
 from sqlalchemy import select
@@ -39,6 +37,7 @@ from relay.links import refund_url
 from relay.models import Invoice, Refund
 from relay.outbox import queue_event
 from relay.pricing import from_base_units
+from relay.records import RefundRequest
 from relay.refund_lifecycle import (
     OPEN,
     RefundStatus,
@@ -54,19 +53,6 @@ log = logging.getLogger(__name__)
 OPEN_RETRIES = 5
 # (chain name, address) → the code the address holds (b"" for an account without code)
 CodeReader = Callable[[str, str], bytes]
-
-
-@dataclass(frozen=True)
-class RefundRequest:
-    """A refund the storefront recorded on an order.
-
-    external_id: the storefront's refund id; amount: fiat in the order's currency, positive;
-    reason: the merchant's text, may be "".
-    """
-
-    external_id: str
-    amount: Decimal
-    reason: str = ""
 
 
 def new_refund_id() -> str:

@@ -30,10 +30,11 @@ from relay.chain import BlockRef, Chain, NativeTx
 from relay.config import ChainSettings, Settings
 from relay.db import Database
 from relay.events import EventType
-from relay.invoices import ObservedTransfer, payment_extra, record_transfer, refresh_invoice
+from relay.invoices import payment_extra, record_transfer, refresh_invoice
 from relay.lifecycle import InvoiceStatus
-from relay.models import ChainCursor, Invoice, Payment, PaymentOption
+from relay.models import ChainCursor, Invoice, Payment, PaymentOption, PaymentState
 from relay.outbox import queue_event
+from relay.records import ObservedTransfer
 from relay.refund_watch import scan_refunds
 
 log = logging.getLogger(__name__)
@@ -334,7 +335,7 @@ def _record_internal(
         select(Payment.invoice_id, Payment.block_number, Payment.amount_base_units).where(
             Payment.chain == chain_settings.name,
             Payment.asset == native,
-            Payment.state != "orphaned",
+            Payment.state != PaymentState.ORPHANED.value,
             Payment.block_number <= end,
             Payment.invoice_id.in_(_watched_ids(chain_settings, now)),
         )
@@ -419,7 +420,7 @@ def _recount(
             .join(Invoice, Invoice.id == Payment.invoice_id)
             .where(
                 Payment.chain == chain_settings.name,
-                Payment.state != "orphaned",
+                Payment.state != PaymentState.ORPHANED.value,
                 or_(
                     Invoice.status.in_(UNSETTLED),
                     # a settled invoice stays watched for deep reorgs during its monitoring window
@@ -486,8 +487,8 @@ def _orphan(
         invoice.id,
         " AFTER SETTLEMENT" if settled else "",
     )
-    was_counted = payment.state == "counted"
-    payment.state, payment.confirmations, payment.confirmed = "orphaned", 0, False
+    was_counted = payment.state == PaymentState.COUNTED
+    payment.state, payment.confirmations, payment.confirmed = PaymentState.ORPHANED.value, 0, False
     if was_counted:
         queue_event(
             session,

@@ -12,8 +12,9 @@ from sqlalchemy.exc import IntegrityError
 
 from relay.config import parse_settings
 from relay.db import Database
-from relay.invoices import OrderData, find_invoice, open_invoice
+from relay.invoices import find_invoice, open_invoice
 from relay.models import SCHEMA_VERSION, InboxOrder, SchemaVersion, utcnow
+from relay.records import OrderData
 from tests.conftest import config_dict
 from tests.support import inbox_row
 

@@ -28,9 +28,10 @@ from relay.delivery import (
 from relay.devtools.woostore import WooStore
 from relay.errors import StorefrontError
 from relay.inbound import read_order
-from relay.invoices import OrderData, open_invoice
+from relay.invoices import open_invoice
 from relay.models import Delivery, Invoice, utcnow
 from relay.outbox import queue_event
+from relay.records import OrderData
 from relay.specs import load_spec
 from relay.storefront import StorefrontClient, woocommerce_auth
 from tests.conftest import make_settings

@@ -26,12 +26,14 @@ from relay.inbox import (
     open_all,
     open_queued,
 )
-from relay.invoices import OrderData, find_invoice
+from relay.invoices import find_invoice
 from relay.models import Delivery, InboxOrder, Invoice, utcnow
 from relay.pricing import Rates
+from relay.records import OrderData
 from relay.scheduler import InboxLoop
 from relay.signing import hmac_sha256_base64
-from relay.web.app import create_app, inbox_of
+from relay.web.app import create_app
+from relay.web.context import inbox_of
 from tests.conftest import WEBHOOK_SECRET, config_dict, make_settings
 from tests.support import AppServer, inbox_row, wait_for
 

@@ -12,8 +12,9 @@ from sqlalchemy import func, select
 from relay.addresses import derive_address
 from relay.db import Database
 from relay.errors import InvoiceError
-from relay.invoices import OrderData, open_invoice
+from relay.invoices import open_invoice
 from relay.models import Delivery, Invoice
+from relay.records import OrderData
 from tests.conftest import MERCHANT_XPUB, make_settings
 
 NOW = datetime(2026, 11, 21, 12, tzinfo=UTC)

@@ -11,7 +11,8 @@ from relay.chain import Web3Chain
 from relay.config import parse_settings
 from relay.db import Database
 from relay.devtools.devchain import Anvil
-from relay.invoices import OrderData, open_invoice
+from relay.invoices import open_invoice
+from relay.records import OrderData
 from relay.watcher import scan_once
 from relay.web.app import create_app
 from tests.conftest import config_dict, free_port

@@ -22,16 +22,10 @@ from itsdangerous import URLSafeSerializer
 
 from relay.config import Settings, parse_settings
 from relay.db import Database
-from relay.invoices import (
-    ObservedTransfer,
-    OrderData,
-    load_invoice,
-    open_invoice,
-    record_transfer,
-    refresh_invoice,
-)
+from relay.invoices import load_invoice, open_invoice, record_transfer, refresh_invoice
 from relay.links import PAY_SALT, payment_token
 from relay.models import Invoice, utcnow
+from relay.records import ObservedTransfer, OrderData
 from relay.web.app import create_app
 from relay.web.i18n import STRINGS, Translator, countdown, fields_of
 from tests.conftest import SECRET_KEY, config_dict

@@ -32,7 +32,7 @@ from tests.support import (
 )
 
 PG_ADMIN = "postgresql://postgres@127.0.0.1:5432/postgres"
-# A name of its own per checkout (RELAY_TEST_RACE_DATABASE), so parallel runs on one server never meet.
+# A name of its own per checkout (RELAY_TEST_RACE_DATABASE): parallel runs on one server never meet.
 RACE_DATABASE = os.environ.get("RELAY_TEST_RACE_DATABASE", "relay_test_race")
 
 

@@ -37,9 +37,10 @@ from relay.devtools.devchain import (
     transfer_token,
 )
 from relay.devtools.woostore import WooStore
-from relay.invoices import OrderData, load_invoice, open_invoice
+from relay.invoices import load_invoice, open_invoice
 from relay.models import AddressCounter, Base, Invoice
 from relay.pricing import Rates
+from relay.records import OrderData
 from relay.watcher import scan_once, sweep_expired
 from tests.conftest import MERCHANT_XPUB, config_dict, database_url_for, free_port
 

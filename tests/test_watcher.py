@@ -13,8 +13,9 @@ from relay.chain import Web3Chain
 from relay.config import Settings
 from relay.db import Database
 from relay.devtools.devchain import Anvil, deploy_token, mint, send_eth, transfer_token
-from relay.invoices import OrderData, load_invoice, open_invoice
+from relay.invoices import load_invoice, open_invoice
 from relay.models import AddressCounter, ChainCursor, Delivery, Invoice, utcnow
+from relay.records import OrderData
 from relay.watcher import scan_once, sweep_expired
 from tests.conftest import MERCHANT_XPUB, make_settings
 

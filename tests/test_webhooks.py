@@ -19,9 +19,10 @@ from relay.config import Settings, parse_settings
 from relay.db import Database
 from relay.delivery import Sender, deliver_due
 from relay.devtools.woostore import WooStore
-from relay.invoices import OrderData, open_invoice
+from relay.invoices import open_invoice
 from relay.models import Invoice, utcnow
 from relay.outbox import queue_event
+from relay.records import OrderData
 from tests.conftest import ADMIN_TOKEN, config_dict
 from tests.support import AppServer, relay_app, write_config
 

@@ -26,7 +26,7 @@ from relay.models import utcnow
 from relay.refunds import request_refunds
 from relay.specs import load_spec
 from relay.storefront import StorefrontClient
-from relay.web.app import db_of, inbox_of, settings_of, store_of
+from relay.web.context import db_of, inbox_of, settings_of, store_of
 
 log = logging.getLogger(__name__)
 bp = Blueprint("hooks", __name__)

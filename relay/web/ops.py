@@ -19,8 +19,8 @@ from sqlalchemy import func, select, text
 from relay.chain import ChainUnavailable, Web3Chain
 from relay.db import Database
 from relay.inbox import counts as inbox_counts
-from relay.models import ChainCursor, Delivery, Invoice, utcnow
-from relay.web.app import db_of, inbox_of, settings_of
+from relay.models import ChainCursor, Delivery, DeliveryStatus, Invoice, utcnow
+from relay.web.context import db_of, inbox_of, settings_of
 
 bp = Blueprint("ops", __name__)
 READY_RPC_TIMEOUT_SECONDS = 3
@@ -109,7 +109,9 @@ class _StateCollector(Collector):
             ):
                 deliveries.add_metric([status], count)
             due = session.scalar(
-                select(func.min(Delivery.next_attempt_at)).where(Delivery.status == "pending")
+                select(func.min(Delivery.next_attempt_at)).where(
+                    Delivery.status == DeliveryStatus.PENDING.value
+                )
             )
             oldest.add_metric([], max((now - due).total_seconds(), 0) if due else 0)
             for cursor in session.scalars(select(ChainCursor)):

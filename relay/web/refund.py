@@ -23,8 +23,8 @@ from relay.links import refund_id_from_token
 from relay.models import Refund, utcnow
 from relay.pricing import from_base_units
 from relay.refunds import ChainCodeReader, CodeReader, load_refund, submit_address
-from relay.web.app import db_of, settings_of
-from relay.web.pay import CHAIN_NAMES
+from relay.web.context import db_of, settings_of
+from relay.web.display import chain_name
 
 bp = Blueprint("refund", __name__, template_folder="templates")
 
@@ -76,7 +76,7 @@ def _page(refund: Refund, status: int = 200, **form: Any) -> Any:
     settings = settings_of(current_app)
     store = settings.stores.get(refund.store)
     context = customer_view(refund) | {
-        "chain_name": CHAIN_NAMES.get(refund.chain_id, refund.chain.replace("_", " ").title()),
+        "chain_name": chain_name(refund.chain_id, refund.chain),
         "store_host": urlparse(store.base_url).netloc if store else refund.store,
         "error": None,
         "error_code": None,

@@ -29,7 +29,8 @@ from relay.models import utcnow
 from relay.refunds import request_refunds
 from relay.serialize import invoice_json, refund_json
 from relay.specs import load_spec
-from relay.web.app import db_of, settings_of, store_of
+from relay.web.auth import bearer_token
+from relay.web.context import db_of, settings_of, store_of
 
 bp = Blueprint("storeapi", __name__)
 PROTOCOL = "relay"  # the spec whose inbound part reads this endpoint's body
@@ -38,10 +39,10 @@ PROTOCOL = "relay"  # the spec whose inbound part reads this endpoint's body
 def _authenticate(store: StoreSettings, body: bytes) -> None:
     """Accept a bearer api_token or a Standard Webhooks signature; raise AuthError otherwise."""
     headers = dict(request.headers)
-    scheme, _, token = (header(headers, "Authorization") or "").partition(" ")
-    if scheme.lower() == "bearer":
+    token = bearer_token()
+    if token is not None:
         expected = store.api_token.encode()
-        if not expected or not hmac.compare_digest(token.strip().encode(), expected):
+        if not expected or not hmac.compare_digest(token.encode(), expected):
             raise AuthError("wrong bearer token for this store")
         return
     if header(headers, "webhook-signature") is not None:
