@@ -31,9 +31,9 @@ from web3 import Web3
 from web3.types import TxParams, TxReceipt, Wei
 
 from bench.common import report
+from devkit.devchain import Anvil, deploy_token, load_artifact, mint, token_balance
 from relay import collectors
 from relay.collectors import COLLECTOR_FACTORY
-from relay.devtools.devchain import Anvil, deploy_token, load_artifact, mint, token_balance
 
 SIZES = (1, 10, 100)
 KINDS = ("USDC", "USDC+ETH")
@@ -178,7 +178,7 @@ def run(sizes: tuple[int, ...] = SIZES, kinds: tuple[str, ...] = KINDS) -> dict[
         "factory": COLLECTOR_FACTORY,
         "compiler": collectors.factory_artifact().compiler,
         "anvil_hardfork": hardfork,
-        "token": "TestToken (relay/devtools/contracts/TestToken.sol)",
+        "token": "TestToken (devkit/src/devkit/contracts/TestToken.sol)",
         "target_gas_per_collector": TARGET_GAS_PER_COLLECTOR,
         "target_met": None
         if target_row is None

@@ -21,9 +21,7 @@ from web3.exceptions import ContractCustomError
 from web3.logs import DISCARD
 from web3.types import TxParams, TxReceipt, Wei
 
-from relay import collectors
-from relay.collectors import COLLECTOR_FACTORY, DEPLOYMENT_PROXY
-from relay.devtools.devchain import (
+from devkit.devchain import (
     Anvil,
     deploy_token,
     load_artifact,
@@ -31,6 +29,8 @@ from relay.devtools.devchain import (
     send_eth,
     token_balance,
 )
+from relay import collectors
+from relay.collectors import COLLECTOR_FACTORY, DEPLOYMENT_PROXY
 
 USDC = 10**6  # one 6-decimal token, in base units
 ETH = 10**18  # one ether, in wei

@@ -1,4 +1,4 @@
-"""Tests of relay.devtools.devchain and compile_contracts against a real anvil node.
+"""Tests of devkit.devchain and compile_contracts against a real anvil node.
 
 Needs `npm ci` (anvil and solc from node_modules). One anvil serves the whole module; tests that
 need their own mining mode start a short-lived one.
@@ -19,8 +19,8 @@ from web3 import Web3
 from web3.contract import Contract
 from web3.logs import DISCARD
 
-from relay.devtools import compile_contracts, devchain
-from relay.devtools.devchain import (
+from devkit import compile_contracts, devchain
+from devkit.devchain import (
     Anvil,
     batch_transfer,
     deploy_router,
@@ -83,6 +83,7 @@ def token_contract(w3: Web3, token: str) -> Contract:
 def test_committed_artifacts_are_what_compile_contracts_produces(tmp_path: Path) -> None:
     written = compile_contracts.write_artifacts(out_dir=tmp_path)
     assert sorted(p.name for p in written) == [
+        "CollectorFactory.json",
         "Multicall3.json",
         "PaymentRouter.json",
         "TestPriceFeed.json",
@@ -90,10 +91,11 @@ def test_committed_artifacts_are_what_compile_contracts_produces(tmp_path: Path)
         "TestTokenNoBool.json",
         "TestTokenPausable.json",
     ]
-    for name in compile_contracts.CONTRACT_NAMES:
+    for build in compile_contracts.BUILDS:
+        name = build.name
         fresh = json.loads((tmp_path / f"{name}.json").read_text())
-        committed = load_artifact(name)
-        source = (compile_contracts.CONTRACTS_DIR / f"{name}.sol").read_bytes()
+        committed = json.loads(build.artifact.read_text())
+        source = build.source.read_bytes()
         assert committed["source_sha256"] == hashlib.sha256(source).hexdigest(), name
         assert fresh["source_sha256"] == committed["source_sha256"], name
         assert fresh["abi"] == committed["abi"], name
@@ -102,19 +104,16 @@ def test_committed_artifacts_are_what_compile_contracts_produces(tmp_path: Path)
         assert fresh["compiler"] == committed["compiler"], name
         assert committed["compiler"].startswith("solc 0.8.37+"), name
         # Byte for byte, so that recompiling never produces a spurious diff.
-        committed_text = (compile_contracts.CONTRACTS_DIR / f"{name}.json").read_text()
+        committed_text = build.artifact.read_text()
         assert (tmp_path / f"{name}.json").read_text() == committed_text, name
 
 
-def test_committed_product_artifact_is_what_compile_contracts_produces(tmp_path: Path) -> None:
-    (written,) = compile_contracts.write_product_artifacts(out_dir=tmp_path)
-    assert written.name == "CollectorFactory.json"
-    committed_path = compile_contracts.PRODUCT_ARTIFACT_DIR / "CollectorFactory.json"
-    # Byte for byte, so that recompiling never produces a spurious diff.
-    assert written.read_text() == committed_path.read_text()
-    committed = json.loads(committed_path.read_text())
-    source = (compile_contracts.PRODUCT_SOURCE_DIR / "CollectorFactory.sol").read_bytes()
-    assert committed["source_sha256"] == hashlib.sha256(source).hexdigest()
+def test_the_collector_factory_artifact_is_relay_package_data() -> None:
+    (build,) = [b for b in compile_contracts.BUILDS if b.name == "CollectorFactory"]
+    root = compile_contracts.REPO_ROOT
+    assert build.source == root / "contracts" / "CollectorFactory.sol"
+    assert build.artifact == root / "relay" / "contracts" / "CollectorFactory.json"
+    committed = json.loads(build.artifact.read_text())
     assert set(committed) == {
         "abi",
         "bytecode",
@@ -123,11 +122,17 @@ def test_committed_product_artifact_is_what_compile_contracts_produces(tmp_path:
         "deployed_bytecode",
         "source_sha256",
     }
-    assert committed["compiler"].startswith("solc 0.8.37+")
-    assert compile_contracts.stale_product_artifacts() == []
+    # No metadata hash: the bytecode (so the factory's CREATE2 address) ignores comments.
+    fresh = compile_contracts.compile_sources([build])["CollectorFactory"]
+    assert fresh["bytecode"] == committed["bytecode"]
+    assert "a264697066735822" not in committed["bytecode"]  # CBOR "ipfs" key of the metadata
+    assert "a264697066735822" in load_artifact("TestToken")["bytecode"]
 
 
 def test_load_artifact() -> None:
+    assert load_artifact("Multicall3") == json.loads(
+        (compile_contracts.CONTRACTS_DIR / "Multicall3.json").read_text()
+    )
     artifact = load_artifact("TestToken")
     assert set(artifact) == {"abi", "bytecode", "compiler", "source_sha256"}
     assert artifact["bytecode"].startswith("0x")
