@@ -45,9 +45,13 @@ pragma solidity 0.8.37;
 //   - EIP-1014 CREATE2, EIP-3860 init code metering (costs only).
 //   Ethereum: Cancun (Dencun, March 2024). Base and OP Mainnet: Ecotone (March 2024). Arbitrum
 //   One: ArbOS 20 "Atlas" (March 2024). Polygon PoS: Napoli (PIP-33, March 2024). BNB Smart Chain:
-//   Haber (BEP-343 transient storage, BEP-344 EIP-6780; 2024). A chain without transient storage
-//   rejects the deployment's code at its first TSTORE/TLOAD: `collect` reverts there, it can never
-//   misroute money.
+//   Haber (BEP-343 transient storage, BEP-344 EIP-6780; 2024). On a chain without transient
+//   storage TSTORE/TLOAD are invalid opcodes: every `collect` reverts there, it can never misroute
+//   money (and without PUSH0 the factory's deployment itself fails).
+//   A future hardfork that stops SELFDESTRUCT from deleting an account created in the same
+//   transaction (solc warns that the opcode is deprecated) would leave each collected address
+//   with nonce 1 and no code: a second `collect` of it would then revert (CollectorFailed), and
+//   money paid there after its first collection would be stuck. Re-check on every hardfork.
 //   The factory is deployed at one address on every chain through the deterministic deployment
 //   proxy 0x4e59b44847b379578588920ca78fbf26c0b4956c (Arachnid) with a fixed salt; its address
 //   depends only on this compiled code (metadata hash off, so comments do not change it).

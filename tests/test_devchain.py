@@ -19,7 +19,7 @@ from web3 import Web3
 from web3.contract import Contract
 from web3.logs import DISCARD
 
-from devkit import compile_contracts, devchain
+from devkit import REPO_ROOT, compile_contracts, devchain
 from devkit.devchain import (
     Anvil,
     batch_transfer,
@@ -110,7 +110,7 @@ def test_committed_artifacts_are_what_compile_contracts_produces(tmp_path: Path)
 
 def test_the_collector_factory_artifact_is_relay_package_data() -> None:
     (build,) = [b for b in compile_contracts.BUILDS if b.name == "CollectorFactory"]
-    root = compile_contracts.REPO_ROOT
+    root = REPO_ROOT
     assert build.source == root / "contracts" / "CollectorFactory.sol"
     assert build.artifact == root / "relay" / "contracts" / "CollectorFactory.json"
     committed = json.loads(build.artifact.read_text())
