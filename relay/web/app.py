@@ -11,7 +11,18 @@ from relay.config import Settings
 from relay.db import Database
 from relay.inbox import Inbox
 from relay.runtime import Runtime
-from relay.web import api, context, errors, hooks, ops, pay, refund, refunds_api, storeapi
+from relay.web import (
+    api,
+    context,
+    errors,
+    hooks,
+    languages,
+    ops,
+    pay,
+    refund,
+    refunds_api,
+    storeapi,
+)
 
 
 def create_app(
@@ -40,4 +51,5 @@ def create_app(
     for blueprint in (hooks, api, pay, storeapi, refund, refunds_api, ops):
         app.register_blueprint(blueprint.bp)
     errors.init_app(app)
+    languages.init_app(app)
     return app
