@@ -1,8 +1,8 @@
 """Answer every error as `{"error": {"code", "message"}}` with its HTTP status; never a traceback.
 
 A RelayError answers its own `code` and `http_status` (relay/errors.py); an HTTP error of Flask
-or werkzeug (404 route, 405, 413 body too large, …) its name in snake case, with its headers; anything else a 500
-that points at the relay's log, where the traceback goes.
+or werkzeug (404 route, 405, 413 body too large, …) its name in snake case, with its headers
+(a 405's `Allow`); anything else a 500 that points at the relay's log, where the traceback goes.
 """
 
 from __future__ import annotations
