@@ -16,6 +16,7 @@ from relay.web import (
     context,
     errors,
     hooks,
+    languages,
     openapi,
     ops,
     pay,
@@ -51,4 +52,5 @@ def create_app(
     for blueprint in (hooks, api, pay, storeapi, refund, refunds_api, ops, openapi):
         app.register_blueprint(blueprint.bp)
     errors.init_app(app)
+    languages.init_app(app)
     return app
