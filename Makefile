@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 
 CHROMIUM := /usr/bin/chromium
 
-.PHONY: demo test setup setup-dev setup-browser lint
+.PHONY: demo test setup setup-dev setup-browser setup-deploy-tools lint
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV) || python3 -m venv $(VENV)
@@ -38,5 +38,16 @@ $(CHROMIUM):
 
 setup-browser: $(CHROMIUM)
 
-test: lint setup-browser
+# tests/test_deploy.py checks deploy/ with each file's own tool: Debian's caddy, nginx, openssl
+# (systemd-analyze comes with systemd).
+DEPLOY_TOOLS := /usr/bin/caddy /usr/sbin/nginx /usr/bin/openssl
+$(DEPLOY_TOOLS):
+	@echo "installing Debian's caddy, nginx and openssl for the deploy/ checks"
+	@if [ "$$(id -u)" -ne 0 ] && command -v sudo >/dev/null 2>&1; then SUDO=sudo; else SUDO=; fi; \
+	$$SUDO apt-get update -qq && \
+	DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq caddy nginx openssl
+
+setup-deploy-tools: $(DEPLOY_TOOLS)
+
+test: lint setup-browser setup-deploy-tools
 	$(BIN)/pytest $(PYTEST_ARGS)
