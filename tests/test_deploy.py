@@ -63,7 +63,8 @@ def test_systemd_unit_verifies_without_a_warning(tmp_path: Path, name: str) -> N
 
 def test_a_misspelt_directive_is_caught(tmp_path: Path) -> None:
     text = (DEPLOY / "relay.service").read_text().replace(INSTALLED_RELAY, _here_relay())
-    result = _verify_unit(tmp_path, "bad.service", text.replace("NoNewPrivileges=", "NoNewPrivilege="))
+    misspelt = text.replace("NoNewPrivileges=", "NoNewPrivilege=")
+    result = _verify_unit(tmp_path, "bad.service", misspelt)
     assert "NoNewPrivilege" in result.stderr
 
 
