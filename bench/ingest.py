@@ -42,8 +42,8 @@ from bench.common import (
     percentile,
 )
 from bench.wsgi import CEILING_PATH
-from relay.devtools.harness import free_port, write_config
-from relay.devtools.woostore import WooStore, webhook_signature, wp_json_encode
+from devkit.harness import free_port, write_config
+from devkit.woocommerce import WooStore, webhook_signature, wp_json_encode
 
 LUA = Path(__file__).with_name("ingest.lua")
 HOOK_PATH = "/hooks/shop"
@@ -254,9 +254,11 @@ def drain_inbox(config: Path) -> dict[str, Any]:
     from relay.config import load_settings
     from relay.db import Database
     from relay.inbox import Inbox, counts, open_all
+    from relay.runtime import Runtime
 
     settings = load_settings(str(config))
     db = Database(settings.relay.database_url)
+    runtime = Runtime(settings, db)
     try:
         with db.transaction() as session:
             in_table = counts(session)["queued"]
@@ -265,11 +267,12 @@ def drain_inbox(config: Path) -> dict[str, Any]:
         with db.transaction() as session:
             queued = counts(session)["queued"]
         started = time.perf_counter()
-        open_all(db, settings)
+        open_all(db, settings, runtime.rates)
         seconds = time.perf_counter() - started
         with db.transaction() as session:
             left = counts(session)
     finally:
+        runtime.close()
         db.dispose()
     return {
         "moved_from_spool_after_stop": queued - in_table,

@@ -83,26 +83,29 @@ def _wait_for_signal() -> None:
 def serve(config_path: str, no_scheduler: bool, threads: int) -> None:
     """Run the web app (waitress) and, unless told not to, the scheduler in one process."""
     from relay.db import Database
-    from relay.scheduler import Runtime, build_scheduler
+    from relay.runtime import Runtime
+    from relay.scheduler import Worker, build_scheduler
     from relay.web.app import create_app
 
     _logging()
     settings = _load(config_path)
     db = Database(settings.relay.database_url)
     db.create_schema()
-    runtime = None if no_scheduler else Runtime(settings, db)
+    runtime = Runtime(settings, db)  # the adapters, shared by the web app and the jobs
+    jobs = None if no_scheduler else Worker(runtime)
     try:
         app = create_app(
             settings,
             db,
-            on_queued=runtime.wake_inbox if runtime else None,
+            on_queued=jobs.wake_inbox if jobs else None,
             spool_dir=settings.relay.spool_directory(),
+            runtime=runtime,
         )
     except SpoolError as exc:
         click.echo(f"error: relay.spool_dir: {exc}", err=True)
         sys.exit(EXIT_CONFIG)
-    if runtime is not None:
-        build_scheduler(runtime).start()
+    if jobs is not None:
+        build_scheduler(jobs).start()
     run_server(app, settings.relay.listen, threads)
 
 
@@ -111,7 +114,7 @@ def run_server(app: Flask, listen: str, threads: int) -> None:
     move what its spool holds, so a clean stop leaves nothing for the next start."""
     from waitress import serve as waitress_serve
 
-    from relay.web.app import inbox_of
+    from relay.web.context import inbox_of
 
     host, _, port = listen.rpartition(":")
     logging.getLogger("relay").info("serving on http://%s:%s", host, port)
@@ -139,14 +142,15 @@ def _interrupt(signum: int, frame: object) -> None:
 def worker(config_path: str) -> None:
     """Run the scheduler only: watchers, deliveries, expiry."""
     from relay.db import Database
-    from relay.scheduler import Runtime, build_scheduler
+    from relay.runtime import Runtime
+    from relay.scheduler import Worker, build_scheduler
 
     _logging()
     settings = _load(config_path)
     db = Database(settings.relay.database_url)
     db.create_schema()
     runtime = Runtime(settings, db)
-    scheduler = build_scheduler(runtime)
+    scheduler = build_scheduler(Worker(runtime))
     scheduler.start()
     _wait_for_signal()
     scheduler.shutdown()
@@ -221,7 +225,7 @@ def deliveries_show(config_path: str, delivery_id: int) -> None:
     """Show one delivery with its attempts, as JSON."""
     from relay.db import Database
     from relay.models import Delivery
-    from relay.web.api import delivery_json
+    from relay.serialize import delivery_json
 
     settings = _load(config_path)
     db = Database(settings.relay.database_url)
@@ -370,7 +374,18 @@ def refunds_set_amount(config_path: str, refund_id: str, base_units: int) -> Non
 @click.option("--port", default=8080, show_default=True, help="Port of the relay's web server.")
 def demo(exit_when_done: bool, port: int) -> None:
     """Run everything locally: SQLite, an anvil chain, a demo WooCommerce store, one order paid."""
-    from relay.demo import run_demo
+    try:
+        # The demo lives in the development kit, a distribution of its own (not in the wheel).
+        from devkit.demo import run_demo
+    except ModuleNotFoundError as exc:
+        if exc.name is None or exc.name.partition(".")[0] != "devkit":
+            raise
+        click.echo(
+            "relay demo needs the development kit, which is not installed: from a checkout of "
+            "the repository run `make setup` (or `pip install -e ./devkit`).",
+            err=True,
+        )
+        sys.exit(2)
 
     _logging()
     logging.getLogger("relay").setLevel(logging.WARNING)

@@ -13,61 +13,42 @@ from __future__ import annotations
 
 import json
 import logging
-import time
 from collections import defaultdict, deque
 from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timedelta
 
-import requests
 from sqlalchemy import or_, select, update
 from sqlalchemy.orm import aliased
 from standardwebhooks.webhooks import Webhook
 
 from relay.config import Settings, WebhookSettings
 from relay.db import Database
-from relay.models import Delivery, DeliveryAttempt
+from relay.http import USER_AGENT, HttpClient, Outcome, is_retryable
+from relay.models import Delivery, DeliveryAttempt, DeliveryStatus
 from relay.outbox import STOREFRONT
-from relay.specs import load_spec
-from relay.storefront import (
-    EXCERPT_CHARS,
-    CallRecord,
-    Outcome,
-    StorefrontClient,
-    is_retryable,
-    parse_retry_after,
-)
+from relay.storefronts import Storefronts
 
 log = logging.getLogger(__name__)
 
-USER_AGENT = "relay/0.1 (+https://github.com/relay)"
-
 
 class Sender:
-    """Send one delivery over HTTP; owns the requests.Session and per-store clients."""
+    """Send one delivery: a storefront push through `storefronts`, a status webhook over `http`."""
 
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, settings: Settings, http: HttpClient, storefronts: Storefronts) -> None:
         self.settings = settings
-        self.http = requests.Session()
-        self.timeout = settings.relay.delivery_timeout_seconds
-
-    def close(self) -> None:
-        """Close the HTTP session."""
-        self.http.close()
+        self.http = http
+        self.storefronts = storefronts
 
     def send(self, delivery: Delivery) -> Outcome:
         """Send one delivery; never raises for network or HTTP errors."""
         if delivery.target == STOREFRONT:
-            return self._client(delivery.store).push(delivery.payload)
+            # a client per push: its call log is per push, so pushes may run in parallel threads
+            return self.storefronts.client(delivery.store).push(delivery.payload)
         store = self.settings.stores[delivery.store]
         hook = next((h for h in store.webhooks if h.url == delivery.target), None)
         if hook is None:
             return Outcome(ok=False, error="webhook endpoint no longer configured")
         return self._webhook(hook, delivery)
-
-    def _client(self, store_name: str) -> StorefrontClient:
-        # a client per push: its call log is per push, so pushes may run in parallel threads
-        store = self.settings.stores[store_name]
-        return StorefrontClient(store, load_spec(store), self.http, self.timeout)
 
     def _webhook(self, hook: WebhookSettings, delivery: Delivery) -> Outcome:
         body = json.dumps(delivery.payload, separators=(",", ":"), sort_keys=True)
@@ -83,26 +64,9 @@ class Sender:
             "webhook-timestamp": str(int(moment.timestamp())),
             "webhook-signature": signature,
         }
-        started = time.monotonic()
-        try:
-            response = self.http.post(
-                hook.url,
-                data=body.encode(),
-                headers=headers,
-                timeout=self.timeout,
-                allow_redirects=False,
-            )
-        except requests.RequestException as exc:
-            record = CallRecord("POST", hook.url, None, _ms(started), error=type(exc).__name__)
+        response, record = self.http.call("POST", hook.url, data=body.encode(), headers=headers)
+        if response is None:
             return Outcome(ok=False, retry=True, error=record.error, calls=[record])
-        record = CallRecord(
-            "POST",
-            hook.url,
-            response.status_code,
-            _ms(started),
-            excerpt=response.text[:EXCERPT_CHARS],
-            retry_after=parse_retry_after(response.headers.get("Retry-After")),
-        )
         ok = 200 <= response.status_code < 300  # Standard Webhooks: 3xx is a failure
         return Outcome(
             ok=ok,
@@ -113,10 +77,6 @@ class Sender:
             retry_after=record.retry_after,
             calls=[record],
         )
-
-
-def _ms(started: float) -> int:
-    return int((time.monotonic() - started) * 1000)
 
 
 def claim_due(db: Database, now: datetime, limit: int, lease_seconds: float) -> list[int]:
@@ -131,7 +91,7 @@ def claim_due(db: Database, now: datetime, limit: int, lease_seconds: float) -> 
     blocked = (
         select(older.id)
         .where(
-            older.status == "pending",
+            older.status == DeliveryStatus.PENDING.value,
             older.store == Delivery.store,
             older.order_id == Delivery.order_id,
             older.target == Delivery.target,
@@ -144,7 +104,7 @@ def claim_due(db: Database, now: datetime, limit: int, lease_seconds: float) -> 
             session.scalars(
                 select(Delivery.id)
                 .where(
-                    Delivery.status == "pending",
+                    Delivery.status == DeliveryStatus.PENDING.value,
                     Delivery.next_attempt_at <= now,
                     or_(Delivery.claimed_until.is_(None), Delivery.claimed_until <= now),
                     ~blocked,
@@ -159,7 +119,7 @@ def claim_due(db: Database, now: datetime, limit: int, lease_seconds: float) -> 
         claimed = []
         for delivery in session.scalars(db.for_claim(query)):
             running = delivery.claimed_until is not None and delivery.claimed_until > now
-            if delivery.status == "pending" and not running:
+            if delivery.status == DeliveryStatus.PENDING and not running:
                 delivery.claimed_until = now + timedelta(seconds=lease_seconds)
                 claimed.append(delivery.id)
         return claimed
@@ -188,7 +148,7 @@ def record_outcome(
         delivery.claimed_until = None
         delivery.last_error = outcome.error
         if outcome.ok:
-            delivery.status = "succeeded"
+            delivery.status = DeliveryStatus.SUCCEEDED.value
             delivery.completed_at = now
         elif outcome.retry and delivery.attempts < len(schedule):
             wait = float(schedule[delivery.attempts])
@@ -196,7 +156,7 @@ def record_outcome(
                 wait = max(wait, outcome.retry_after)
             delivery.next_attempt_at = now + timedelta(seconds=wait)
         else:
-            delivery.status = "failed"
+            delivery.status = DeliveryStatus.FAILED.value
             delivery.completed_at = now
             log.error(
                 "delivery %s (%s to %s) failed: %s",
@@ -248,7 +208,7 @@ def send_claimed(
     with db.transaction() as session:
         for delivery_id in ids:
             delivery = session.get(Delivery, delivery_id)
-            if delivery is not None and delivery.status == "pending":
+            if delivery is not None and delivery.status == DeliveryStatus.PENDING:
                 session.expunge(delivery)
                 per_store[delivery.store].append(delivery)
     lease = timedelta(seconds=delivery_lease_seconds(settings))
@@ -289,7 +249,7 @@ def extend_claim(db: Database, delivery_id: int, claimed_until: datetime, until:
             update(Delivery)
             .where(
                 Delivery.id == delivery_id,
-                Delivery.status == "pending",
+                Delivery.status == DeliveryStatus.PENDING.value,
                 Delivery.claimed_until == claimed_until,
             )
             .values(claimed_until=until)
@@ -309,7 +269,7 @@ def redeliver(db: Database, delivery_id: int, now: datetime) -> Delivery | None:
         delivery = session.get(Delivery, delivery_id)
         if delivery is None:
             return None
-        delivery.status = "pending"
+        delivery.status = DeliveryStatus.PENDING.value
         delivery.next_attempt_at = now
         delivery.claimed_until = None
         delivery.completed_at = None

@@ -28,8 +28,7 @@ from typing import Any
 
 from relay.config import StoreSettings
 from relay.errors import PayloadError
-from relay.invoices import OrderData
-from relay.refunds import RefundRequest
+from relay.records import OrderData, RefundRequest
 from relay.signing import verify_hmac_sha256_base64, verify_standard_webhook
 from relay.specs import PlatformSpec, as_text, read_path
 

@@ -33,9 +33,10 @@ from sqlalchemy.orm import Session
 from relay.config import Settings
 from relay.db import Database, GroupedInserts
 from relay.errors import InvoiceError, RateUnavailable
-from relay.invoices import OrderData, open_invoice
-from relay.models import InboxOrder, utcnow
+from relay.invoices import open_invoice
+from relay.models import InboxOrder, InboxStatus, utcnow
 from relay.pricing import Rates
+from relay.records import OrderData
 from relay.spool import Spool
 
 log = logging.getLogger(__name__)
@@ -53,7 +54,7 @@ class Inbox:
     share one commit). With one (`relay serve`), `accept` appends the row to the spool
     (relay/spool.py) and returns; the spool's thread moves the rows into the table within
     `SPOOL_SECONDS`, many per statement. `on_accepted` is called once rows are in the table: the
-    inbox job's wake when it runs in the same process (`relay.scheduler.Runtime.wake_inbox`);
+    inbox job's wake when it runs in the same process (`relay.scheduler.Worker.wake_inbox`);
     without one, the job polls. raises SpoolError when the spool directory is unusable.
     """
 
@@ -128,7 +129,7 @@ def _row(
         "order_id": order_id,
         "topic": topic,
         "order": document,
-        "status": "queued",
+        "status": InboxStatus.QUEUED.value,
         "attempts": 0,
         "next_attempt_at": received_at,
         "last_error": "",
@@ -167,7 +168,7 @@ def claim_due(db: Database, now: datetime, limit: int = BATCH) -> list[Claimed]:
     with db.transaction() as session:
         query = (
             select(InboxOrder)
-            .where(InboxOrder.status == "queued", InboxOrder.next_attempt_at <= now)
+            .where(InboxOrder.status == InboxStatus.QUEUED.value, InboxOrder.next_attempt_at <= now)
             .order_by(InboxOrder.id)
             .limit(limit)
         )
@@ -181,7 +182,7 @@ def open_queued(
     db: Database,
     settings: Settings,
     now: datetime,
-    rates: Rates | None = None,
+    rates: Rates,
     limit: int = BATCH,
 ) -> int:
     """Open the invoices of up to `limit` due inbox rows; return how many rows were handled.
@@ -199,7 +200,7 @@ def open_queued(
     return len(claimed)
 
 
-def open_all(db: Database, settings: Settings, rates: Rates | None = None) -> int:
+def open_all(db: Database, settings: Settings, rates: Rates) -> int:
     """Run `open_queued` at the clock's time until no row is due; return the rows handled."""
     handled = 0
     while (batch := open_queued(db, settings, utcnow(), rates)) > 0:
@@ -207,9 +208,7 @@ def open_all(db: Database, settings: Settings, rates: Rates | None = None) -> in
     return handled
 
 
-def _open_one(
-    db: Database, settings: Settings, row: Claimed, now: datetime, rates: Rates | None
-) -> bool:
+def _open_one(db: Database, settings: Settings, row: Claimed, now: datetime, rates: Rates) -> bool:
     """Open one claimed row's invoice; return True when the row is done with."""
     order_id = row.order.get("order_id")
     try:
@@ -220,7 +219,7 @@ def _open_one(
         _retry(db, row, now, exc.message, logging.WARNING)
         return False
     except InvoiceError as exc:
-        _record_try(db, row, last_error=exc.message, status="failed")
+        _record_try(db, row, last_error=exc.message, status=InboxStatus.FAILED.value)
         log.error("store %s order %s: no invoice: %s", row.store, order_id, exc.message)
         return False
     except Exception as exc:  # a database or node hiccup: this row waits, the others go on
@@ -259,4 +258,4 @@ def counts(session: Session) -> dict[str, int]:
     """Return the number of inbox rows per status ("queued", "failed")."""
     rows = session.execute(select(InboxOrder.status, func.count()).group_by(InboxOrder.status))
     found = {str(status): int(count) for status, count in rows}
-    return {"queued": found.get("queued", 0), "failed": found.get("failed", 0)}
+    return {status.value: found.get(status.value, 0) for status in InboxStatus}

@@ -10,9 +10,7 @@ from __future__ import annotations
 import logging
 import secrets
 from collections.abc import Sequence
-from dataclasses import dataclass
 from datetime import datetime, timedelta
-from decimal import Decimal
 from typing import Any
 
 from sqlalchemy import select
@@ -33,46 +31,14 @@ from relay.lifecycle import (
     check_transition,
     evaluate,
 )
-from relay.models import AddressCounter, Invoice, Payment, PaymentOption
+from relay.models import AddressCounter, Invoice, Payment, PaymentOption, PaymentState
 from relay.outbox import queue_event
 from relay.pricing import Rates, from_base_units, to_base_units
+from relay.records import ObservedTransfer, OrderData
 
 log = logging.getLogger(__name__)
 OPEN_RETRIES = 5
 ACTIVE_STATUSES = (InvoiceStatus.NEW, InvoiceStatus.PROCESSING)
-
-
-@dataclass(frozen=True)
-class OrderData:
-    """A storefront order as the inbound layer read it; `total` in the order's currency.
-
-    `subscription_id` names the subscription a renewal order pays for ("" for a one-off order).
-    """
-
-    store: str
-    order_id: str
-    currency: str
-    total: Decimal
-    order_number: str = ""
-    order_key: str = ""
-    customer_email: str = ""
-    subscription_id: str = ""
-
-
-@dataclass(frozen=True)
-class ObservedTransfer:
-    """A transfer to a deposit address; `amount` in base units, `log_index` -1 when native."""
-
-    chain: str
-    asset: str
-    tx_hash: str
-    log_index: int
-    from_address: str
-    to_address: str
-    amount: int
-    block_number: int
-    block_hash: str
-    block_time: datetime
 
 
 def new_invoice_id() -> str:
@@ -98,21 +64,6 @@ def find_invoice(session: Session, store: str, order_id: str) -> Invoice | None:
     )
 
 
-_DEFAULT_RATES: dict[int, tuple[Settings, Rates]] = {}
-
-
-def default_rates(settings: Settings) -> Rates:
-    """Return the process-wide Rates for these settings (price feeds read over the chains' RPC)."""
-    entry = _DEFAULT_RATES.get(id(settings))
-    if entry is None or entry[0] is not settings:
-        from relay.chain import ChainFeeds, Web3Chain
-
-        chains = {name: Web3Chain(c.rpc_urls) for name, c in settings.chains.items()}
-        entry = (settings, Rates(settings, ChainFeeds(chains)))
-        _DEFAULT_RATES[id(settings)] = entry
-    return entry[1]
-
-
 def check_order(order: OrderData) -> None:
     """Raise InvoiceError when an order can never get an invoice: a total that is not positive,
     or a currency that is not an ISO 4217 code."""
@@ -127,16 +78,15 @@ def open_invoice(
     settings: Settings,
     order: OrderData,
     now: datetime,
-    rates: Rates | None = None,
+    rates: Rates,
 ) -> tuple[Invoice, bool]:
     """Return the invoice for the order, opening it if there is none: (invoice, created).
 
-    raises InvoiceError (nothing written) when the total is not positive, RateUnavailable (an
-    InvoiceError) when no option can be priced. Concurrent calls for one order make exactly one
-    invoice. Options whose rate is unavailable are left out and listed in `unavailable_options`
-    with the reason.
+    Options are priced at `rates` (the runtime's, relay/runtime.py). raises InvoiceError
+    (nothing written) when the total is not positive, RateUnavailable (an InvoiceError) when no
+    option can be priced. Concurrent calls for one order make exactly one invoice. Options whose
+    rate is unavailable are left out and listed in `unavailable_options` with the reason.
     """
-    rates = rates or default_rates(settings)
     store = settings.stores[order.store]
     check_order(order)
     for _ in range(OPEN_RETRIES):
@@ -279,8 +229,8 @@ def record_transfer(
             existing.block_hash = transfer.block_hash
             existing.block_number = transfer.block_number
             existing.block_time = transfer.block_time
-            if existing.state == "orphaned":
-                existing.state = _state_for(invoice, transfer, now)
+            if existing.state == PaymentState.ORPHANED:
+                existing.state = _state_for(invoice, transfer, now).value
         return None
     key = f"{transfer.chain}:{transfer.asset}"
     if invoice.paid_option is None and any(f"{o.chain}:{o.asset}" == key for o in invoice.options):
@@ -298,7 +248,7 @@ def record_transfer(
         block_hash=transfer.block_hash,
         block_time=transfer.block_time,
         seen_at=now,
-        state=_state_for(invoice, transfer, now),
+        state=_state_for(invoice, transfer, now).value,
         confirmations=0,
         confirmed=False,
     )
@@ -341,12 +291,12 @@ def payment_extra(invoice: Invoice, payment: Payment) -> dict[str, Any]:
     }
 
 
-def _state_for(invoice: Invoice, transfer: ObservedTransfer, now: datetime) -> str:
+def _state_for(invoice: Invoice, transfer: ObservedTransfer, now: datetime) -> PaymentState:
     if f"{transfer.chain}:{transfer.asset}" != invoice.paid_option:
-        return "other_asset"
+        return PaymentState.OTHER_ASSET
     if transfer.block_time > invoice.monitoring_ends_at:
-        return "after_monitoring"
-    return "counted"
+        return PaymentState.AFTER_MONITORING
+    return PaymentState.COUNTED
 
 
 def refresh_invoice(
@@ -358,7 +308,7 @@ def refresh_invoice(
     counted: Sequence[CountedPayment] = [
         CountedPayment(p.amount_base_units, p.confirmed, p.block_time)
         for p in invoice.payments
-        if p.state == "counted"
+        if p.state == PaymentState.COUNTED
     ]
     current = InvoiceStatus(invoice.status)
     result = evaluate(

@@ -2,13 +2,16 @@
 cursors.
 
 Money columns hold exact values: base-unit integers and fiat decimals are stored as decimal strings
-(SQLite has no exact wide numeric type), times as UTC.
+(SQLite has no exact wide numeric type), times as UTC. The status columns without a state machine
+of their own have their values here (PaymentState, DeliveryStatus, InboxStatus); invoice and
+refund statuses live with their transition tables (relay/lifecycle.py, relay/refund_lifecycle.py).
 """
 
 from __future__ import annotations
 
 from datetime import UTC, datetime
 from decimal import Decimal
+from enum import StrEnum
 from typing import Any
 
 from sqlalchemy import (
@@ -27,6 +30,30 @@ from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
 SCHEMA_VERSION = 3  # 2: invoices.subscription_id, refunds; 3: inbox (relay/db.py upgrades)
+
+
+class PaymentState(StrEnum):
+    """A payment's state (`payments.state`); the value is the stored and wire name."""
+
+    COUNTED = "counted"  # in the invoice's fixed option, within the monitoring window: it pays
+    OTHER_ASSET = "other_asset"  # an asset other than the fixed option's: reported, never summed
+    AFTER_MONITORING = "after_monitoring"  # its block came after the monitoring window ended
+    ORPHANED = "orphaned"  # its block left the canonical chain (a reorg)
+
+
+class DeliveryStatus(StrEnum):
+    """A delivery's status (`deliveries.status`); the value is the stored name."""
+
+    PENDING = "pending"  # waiting for its next attempt
+    SUCCEEDED = "succeeded"  # acknowledged
+    FAILED = "failed"  # given up: the retries ran out, or the answer can never succeed
+
+
+class InboxStatus(StrEnum):
+    """An inbox row's status (`inbox.status`); the value is the stored name."""
+
+    QUEUED = "queued"  # waiting for (another try at) its invoice
+    FAILED = "failed"  # its order can never be invoiced; the reason is in `last_error`
 
 
 class UTCDateTime(TypeDecorator[datetime]):
@@ -185,8 +212,7 @@ class Payment(Base):
     block_hash: Mapped[str] = mapped_column(String(66))
     block_time: Mapped[datetime] = mapped_column(UTCDateTime)
     seen_at: Mapped[datetime] = mapped_column(UTCDateTime)
-    # counted | other_asset | after_monitoring | orphaned
-    state: Mapped[str] = mapped_column(String(20), default="counted")
+    state: Mapped[str] = mapped_column(String(20), default=PaymentState.COUNTED.value)
     confirmations: Mapped[int] = mapped_column(Integer, default=0)
     confirmed: Mapped[bool] = mapped_column(Boolean, default=False)  # meets the chain's rule
 
@@ -266,7 +292,7 @@ class Delivery(Base):
     order_id: Mapped[str] = mapped_column(String(128))
     target: Mapped[str] = mapped_column(String(600))  # "storefront" or a webhook URL
     payload: Mapped[dict[str, Any]] = mapped_column(JSON)
-    status: Mapped[str] = mapped_column(String(16), default="pending")  # pending|succeeded|failed
+    status: Mapped[str] = mapped_column(String(16), default=DeliveryStatus.PENDING.value)
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     next_attempt_at: Mapped[datetime] = mapped_column(UTCDateTime)
     claimed_until: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
@@ -298,7 +324,7 @@ class DeliveryAttempt(Base):
 class InboxOrder(Base):
     """A verified storefront order the webhook route accepted, waiting for its invoice.
 
-    `order` holds relay.invoices.OrderData's fields (`total` a decimal string). The inbox job
+    `order` holds relay.records.OrderData's fields (`total` a decimal string). The inbox job
     (relay/inbox.py) deletes the row once the invoice is open; `status` "failed" keeps a row whose
     order can never be invoiced, with the reason in `last_error`.
     """
@@ -311,7 +337,7 @@ class InboxOrder(Base):
     order_id: Mapped[str] = mapped_column(String(128))
     topic: Mapped[str] = mapped_column(String(64), default="")
     order: Mapped[dict[str, Any]] = mapped_column(JSON)
-    status: Mapped[str] = mapped_column(String(16), default="queued")  # queued|failed
+    status: Mapped[str] = mapped_column(String(16), default=InboxStatus.QUEUED.value)
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     next_attempt_at: Mapped[datetime] = mapped_column(UTCDateTime)  # also the claim's lease
     last_error: Mapped[str] = mapped_column(Text, default="")

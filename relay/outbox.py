@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session
 from relay.config import Settings
 from relay.events import EventType
 from relay.links import payment_url
-from relay.models import Delivery, Invoice
+from relay.models import Delivery, DeliveryStatus, Invoice, PaymentState
 from relay.pricing import from_base_units
 from relay.serialize import invoice_json, iso
 from relay.specs import load_spec
@@ -36,7 +36,7 @@ def template_values(invoice: Invoice, settings: Settings) -> dict[str, str]:
         (o for o in invoice.options if f"{o.chain}:{o.asset}" == invoice.paid_option),
         invoice.options[0] if invoice.options else None,
     )
-    counted = [p for p in invoice.payments if p.state == "counted"]
+    counted = [p for p in invoice.payments if p.state == PaymentState.COUNTED]
     paid = sum(p.amount_base_units for p in counted)
     values = {
         "invoice_id": invoice.id,
@@ -136,7 +136,10 @@ def action_variants(
     `options_unavailable`. Then `renewal` when the invoice is for a subscription renewal order.
     """
     extra = extra or {}
-    if event == EventType.PAYMENT_RECEIVED and extra.get("state", "counted") != "counted":
+    if (
+        event == EventType.PAYMENT_RECEIVED
+        and extra.get("state", PaymentState.COUNTED) != PaymentState.COUNTED
+    ):
         first = str(extra["state"])
     elif event == EventType.CREATED and invoice.unavailable_options:
         first = "options_unavailable"
@@ -156,7 +159,7 @@ def _delivery(
         order_id=invoice.order_id,
         target=target,
         payload=payload,
-        status="pending",
+        status=DeliveryStatus.PENDING.value,
         attempts=0,
         next_attempt_at=now,
         created_at=now,

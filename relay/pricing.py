@@ -14,17 +14,16 @@ from __future__ import annotations
 import json
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import ROUND_CEILING, Decimal, InvalidOperation
 from functools import partial
 from typing import Any, Protocol
 
-import requests
-
 from relay.config import AssetSettings, ChainSettings, Settings
 from relay.errors import RateUnavailable
+from relay.http import HttpClient
 
 DISPLAY_DECIMALS = (
     8  # amounts of 18-decimal coins are rounded up to 1e-8 so wallets show them whole
@@ -60,19 +59,43 @@ class PriceFeeds(Protocol):
         ...
 
 
+class FeedReader(Protocol):
+    """Read a Chainlink feed on one chain (relay/chain/rpc.py's Web3Chain is one)."""
+
+    def latest_round(self, feed: str) -> tuple[int, int, int]:
+        """Return the feed's (answer, decimals, updated_at unix seconds)."""
+        ...
+
+
+class ChainFeeds:
+    """Read price feeds through each chain's client (PriceFeeds over {chain name: FeedReader})."""
+
+    def __init__(self, chains: Mapping[str, FeedReader]) -> None:
+        self.chains = chains
+
+    def latest_round(self, chain: str, feed: str) -> FeedRound:
+        """Return the feed's latest round on `chain`; raises what the chain client raises."""
+        answer, decimals, updated_at = self.chains[chain].latest_round(feed)
+        return FeedRound(answer, decimals, updated_at)
+
+
 class Rates:
-    """Quote assets in a store's currency from the configured sources (short-lived cache)."""
+    """Quote assets in a store's currency from the configured sources (short-lived cache).
+
+    `feeds` reads on-chain price feeds and `http` the HTTP sources (relay/runtime.py passes the
+    relay's own); without one, its sources answer RateUnavailable and the next source is tried.
+    """
 
     def __init__(
         self,
         settings: Settings,
         feeds: PriceFeeds | None = None,
-        http: requests.Session | None = None,
+        http: HttpClient | None = None,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.settings = settings
         self.feeds = feeds
-        self.http = http or requests.Session()
+        self.http = http
         self.clock = clock
         self._cache: dict[str, tuple[float, Any]] = {}
         self._lock = threading.Lock()
@@ -145,10 +168,13 @@ class Rates:
         return Decimal(latest.answer).scaleb(-latest.decimals)
 
     def _get_json(self, url: str, params: dict[str, str]) -> Any:
-        try:
-            response = self.http.get(url, params=params, timeout=HTTP_TIMEOUT_SECONDS)
-        except requests.RequestException as exc:
-            raise RateUnavailable(f"no answer ({type(exc).__name__})") from None
+        if self.http is None:
+            raise RateUnavailable("no HTTP client to read rate sources here")
+        response, record = self.http.call(
+            "GET", url, params=params, timeout=HTTP_TIMEOUT_SECONDS, allow_redirects=True
+        )
+        if response is None:
+            raise RateUnavailable(f"no answer ({record.error})")
         if response.status_code != 200:
             raise RateUnavailable(f"HTTP {response.status_code}")
         try:

@@ -15,7 +15,6 @@ import logging
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-import requests
 from sqlalchemy import and_, or_, select
 from sqlalchemy.orm import selectinload
 
@@ -26,11 +25,12 @@ from relay.events import EventType
 from relay.inbound import read_order
 from relay.invoices import open_invoice
 from relay.lifecycle import InvoiceStatus
-from relay.models import Delivery, Invoice
+from relay.models import Delivery, DeliveryStatus, Invoice
 from relay.outbox import STOREFRONT, action_variants, queue_event
 from relay.pricing import Rates
 from relay.specs import load_spec, read_path
 from relay.storefront import CallFailed, StorefrontClient
+from relay.storefronts import Storefronts
 
 log = logging.getLogger(__name__)
 
@@ -55,18 +55,18 @@ def reconcile_store(
     db: Database,
     settings: Settings,
     store_name: str,
-    http: requests.Session,
+    storefronts: Storefronts,
     now: datetime,
-    rates: Rates | None = None,
+    rates: Rates,
 ) -> Report:
-    """Reconcile one store with its order API; return what was done.
+    """Reconcile one store with its order API (a client from `storefronts`); return what was done.
 
-    raises StorefrontError (via CallFailed) only for the listing call; an order that cannot be
-    read is skipped until the next pass.
+    Invoices are opened at `rates`. raises StorefrontError (via CallFailed) only for the listing
+    call; an order that cannot be read is skipped until the next pass.
     """
     store = settings.stores[store_name]
     spec = load_spec(store)
-    client = StorefrontClient(store, spec, http, settings.relay.delivery_timeout_seconds)
+    client = storefronts.client(store_name)
     report = Report()
     if spec.can_list_orders:
         for raw in client.list_open_orders(now - LOOKBACK):
@@ -112,7 +112,7 @@ def _check_final_pushes(
     acknowledged = select(Delivery.invoice_id).where(
         Delivery.store == store_name,
         Delivery.target == STOREFRONT,
-        Delivery.status == "succeeded",
+        Delivery.status == DeliveryStatus.SUCCEEDED.value,
         Delivery.event.in_(FINAL_EVENTS.values()),
     )
     with db.transaction() as session:
@@ -123,8 +123,14 @@ def _check_final_pushes(
                     Invoice.store == store_name,
                     Invoice.id.in_(acknowledged),
                     or_(
-                        and_(Invoice.status == "settled", Invoice.settled_at > now - LOOKBACK),
-                        and_(Invoice.status != "settled", Invoice.expires_at > now - LOOKBACK),
+                        and_(
+                            Invoice.status == InvoiceStatus.SETTLED.value,
+                            Invoice.settled_at > now - LOOKBACK,
+                        ),
+                        and_(
+                            Invoice.status != InvoiceStatus.SETTLED.value,
+                            Invoice.expires_at > now - LOOKBACK,
+                        ),
                     ),
                 )
                 .options(selectinload(Invoice.options), selectinload(Invoice.payments))

@@ -9,7 +9,7 @@ sending address, often an exchange's hot wallet). `submit_address` checks the ad
 not the store's own deposit address nor the token contract, a contract only once the customer
 confirms) and queues `invoice.refund_ready` with an EIP-681 link paying the amount in base units
 at the invoice's locked rate (or an amount the merchant chose, `set_refund_amount`). The watcher
-(relay/refund_watch.py) sees the transfer and, once confirmed, `complete_refund` queues
+(relay/watcher/refunds.py) sees the transfer and, once confirmed, `complete_refund` queues
 `invoice.refunded` with the tx hash. `cancel_refund` lets the merchant withdraw a request.
 Statuses and moves: relay/refund_lifecycle.py. Every function writes one transaction and its
 outbox rows together.
@@ -20,10 +20,7 @@ from __future__ import annotations
 import logging
 import secrets
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
 from datetime import datetime
-from decimal import Decimal
-from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
@@ -39,6 +36,7 @@ from relay.links import refund_url
 from relay.models import Invoice, Refund
 from relay.outbox import queue_event
 from relay.pricing import from_base_units
+from relay.records import RefundRequest
 from relay.refund_lifecycle import (
     OPEN,
     RefundStatus,
@@ -54,19 +52,6 @@ log = logging.getLogger(__name__)
 OPEN_RETRIES = 5
 # (chain name, address) → the code the address holds (b"" for an account without code)
 CodeReader = Callable[[str, str], bytes]
-
-
-@dataclass(frozen=True)
-class RefundRequest:
-    """A refund the storefront recorded on an order.
-
-    external_id: the storefront's refund id; amount: fiat in the order's currency, positive;
-    reason: the merchant's text, may be "".
-    """
-
-    external_id: str
-    amount: Decimal
-    reason: str = ""
 
 
 def new_refund_id() -> str:
@@ -342,24 +327,6 @@ def refund_values(refund: Refund, settings: Settings) -> dict[str, str]:
         "refund_tx_hash": refund.tx_hash or "",
         "refund_paid_amount": str(from_base_units(refund.paid_base_units, refund.decimals)),
     }
-
-
-class ChainCodeReader:
-    """Read the code at an address over each chain's configured RPC URLs (a CodeReader)."""
-
-    def __init__(self, settings: Settings) -> None:
-        self.settings = settings
-        self._clients: dict[str, Any] = {}
-
-    def __call__(self, chain: str, address: str) -> bytes:
-        """Return the code at `address` on `chain` (b"" for an account without code)."""
-        from relay.chain import Web3Chain
-
-        client = self._clients.get(chain)
-        if client is None:
-            client = self._clients[chain] = Web3Chain(self.settings.chains[chain].rpc_urls)
-        code: bytes = client.code_at(address)
-        return code
 
 
 def _require(refund: Refund, status: RefundStatus, step: str) -> None:

@@ -1,5 +1,6 @@
-"""Render invoices as the JSON of DESIGN.md ("Invoice JSON"): no secrets, no merchant data; and
-refunds (relay/refunds.py) as the operator's and the merchant's webhooks see them."""
+"""Render the relay's records as JSON-ready data: invoices as DESIGN.md's "Invoice JSON" (no
+secrets, no merchant data); refunds (relay/refunds.py) as the operator's and the merchant's
+webhooks see them; deliveries with their attempt log as the operator sees them."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ from typing import Any
 
 from relay.eip681 import payment_uri
 from relay.links import payment_url, refund_url
-from relay.models import Invoice, Refund
+from relay.models import Delivery, Invoice, PaymentState, Refund
 from relay.pricing import from_base_units
 
 
@@ -66,7 +67,7 @@ def invoice_json(invoice: Invoice, public_url: str, secret_key: str) -> dict[str
                 "state": payment.state,
             }
             for payment in invoice.payments
-            if payment.state != "orphaned"
+            if payment.state != PaymentState.ORPHANED
         ],
     }
 
@@ -126,3 +127,34 @@ def refund_json(refund: Refund, public_url: str, secret_key: str) -> dict[str, A
         "refunded_at": iso(refund.refunded_at),
         "cancelled_at": iso(refund.cancelled_at),
     }
+
+
+def delivery_json(delivery: Delivery, attempts: bool = False) -> dict[str, Any]:
+    """Return a delivery (and optionally its attempt log) as JSON-ready data."""
+    data: dict[str, Any] = {
+        "id": delivery.id,
+        "event": delivery.event,
+        "event_id": delivery.event_id,
+        "invoice_id": delivery.invoice_id,
+        "store": delivery.store,
+        "order_id": delivery.order_id,
+        "target": delivery.target,
+        "status": delivery.status,
+        "attempts": delivery.attempts,
+        "next_attempt_at": iso(delivery.next_attempt_at),
+        "last_error": delivery.last_error,
+        "created_at": iso(delivery.created_at),
+        "completed_at": iso(delivery.completed_at),
+    }
+    if attempts:
+        data["attempt_log"] = [
+            {
+                "at": iso(a.at),
+                "status_code": a.status_code,
+                "latency_ms": a.latency_ms,
+                "response_excerpt": a.response_excerpt,
+                "error": a.error,
+            }
+            for a in delivery.attempt_log
+        ]
+    return data

@@ -12,11 +12,12 @@ import requests
 from flask import Flask
 from prometheus_client.parser import text_string_to_metric_families
 
+from devkit import harness
+from devkit.harness import write_config as write_config
 from relay.config import Settings
 from relay.db import Database
-from relay.devtools import harness
-from relay.devtools.harness import write_config as write_config
 from relay.inbox import open_all
+from relay.runtime import Runtime
 from relay.signing import hmac_sha256_base64
 from relay.web.app import create_app
 from tests.conftest import ADMIN_TOKEN, WEBHOOK_SECRET, free_port
@@ -28,11 +29,12 @@ TIMEOUT = 45
 def relay_app(settings: Settings, db: Database) -> Flask:
     """Return the web app as `relay serve` builds it, with the inbox drained in the request's
     own thread once a webhook queued an order, so a test sees the invoice with the answer."""
+    runtime = Runtime(settings, db)
 
     def drain() -> None:
-        open_all(db, settings)
+        open_all(db, settings, runtime.rates)
 
-    return create_app(settings, db, on_queued=drain)
+    return create_app(settings, db, on_queued=drain, runtime=runtime)
 
 
 def woocommerce_delivery(order: dict[str, Any], topic: str) -> tuple[bytes, dict[str, str]]:
@@ -60,7 +62,7 @@ def invoice_of(client: Any, store: str, order_id: str) -> dict[str, Any]:
 
 
 def wait_for(what: str, probe: Callable[[], T | None], timeout: float = TIMEOUT) -> T:
-    """Poll `probe` every 0.2 s until it returns something truthy (relay.devtools.harness)."""
+    """Poll `probe` every 0.2 s until it returns something truthy (devkit.harness)."""
     return harness.wait_for(what, probe, timeout, 0.2)
 
 
@@ -116,7 +118,7 @@ def reset_database(url: str) -> None:
 
 
 class RelayProcess(harness.RelayProcess):
-    """The relay as a real server process (relay.devtools.harness), with the admin API."""
+    """The relay as a real server process (devkit.harness), with the admin API."""
 
     STARTUP_TIMEOUT = 30.0
 

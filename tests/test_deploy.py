@@ -26,7 +26,7 @@ UNITS = ("relay.service", "relay-worker.service")
 
 def _tool(name: str) -> str:
     path = shutil.which(name) or shutil.which(name, path="/usr/sbin:/usr/bin")
-    assert path, f"{name} is missing: `make test` installs it (Debian package)"
+    assert path, f"{name} is missing: `make setup-system` installs it (Debian package)"
     return path
 
 

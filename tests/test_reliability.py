@@ -20,8 +20,8 @@ import psycopg
 import pytest
 import requests
 
-from relay.devtools.devchain import Anvil, deploy_token, mint, transfer_token
-from relay.devtools.woostore import WooStore
+from devkit.devchain import Anvil, deploy_token, mint, transfer_token
+from devkit.woocommerce import WooStore
 from tests.conftest import WEBHOOK_SECRET, config_dict, database_url_for
 from tests.support import (
     RelayProcess,
@@ -32,7 +32,7 @@ from tests.support import (
 )
 
 PG_ADMIN = "postgresql://postgres@127.0.0.1:5432/postgres"
-# A name of its own per checkout (RELAY_TEST_RACE_DATABASE), so parallel runs on one server never meet.
+# A name of its own per checkout (RELAY_TEST_RACE_DATABASE): parallel runs on one server never meet.
 RACE_DATABASE = os.environ.get("RELAY_TEST_RACE_DATABASE", "relay_test_race")
 
 

@@ -23,8 +23,8 @@ from relay.models import Refund, utcnow
 from relay.refund_lifecycle import RefundStatus
 from relay.refunds import cancel_refund, load_refund, set_refund_amount
 from relay.serialize import refund_json
-from relay.web.api import ADMIN_PAGE_LIMIT, _require_admin
-from relay.web.app import db_of, settings_of
+from relay.web.auth import ADMIN_PAGE_LIMIT, require_admin
+from relay.web.context import db_of, settings_of
 
 bp = Blueprint("refunds_api", __name__)
 
@@ -32,7 +32,7 @@ bp = Blueprint("refunds_api", __name__)
 @bp.get("/api/v1/admin/refunds")
 def list_refunds() -> Any:
     """List refunds, newest first, by store, order id, invoice id or status."""
-    _require_admin()
+    require_admin()
     settings = settings_of(current_app)
     query = select(Refund).order_by(Refund.created_at.desc(), Refund.id).limit(ADMIN_PAGE_LIMIT)
     if store := request.args.get("store"):
@@ -56,7 +56,7 @@ def list_refunds() -> Any:
 @bp.get("/api/v1/admin/refunds/<refund_id>")
 def show_refund(refund_id: str) -> Any:
     """Show one refund."""
-    _require_admin()
+    require_admin()
     settings = settings_of(current_app)
     with db_of(current_app).transaction() as session:
         refund = load_refund(session, refund_id)
@@ -68,7 +68,7 @@ def show_refund(refund_id: str) -> Any:
 @bp.post("/api/v1/admin/refunds/<refund_id>/cancel")
 def cancel(refund_id: str) -> Any:
     """Cancel a refund request that was not paid; 409 once a transfer was seen."""
-    _require_admin()
+    require_admin()
     settings = settings_of(current_app)
     refund = cancel_refund(db_of(current_app), settings, refund_id, utcnow())
     return jsonify(refund_json(refund, settings.relay.public_url, settings.relay.secret_key))
@@ -77,7 +77,7 @@ def cancel(refund_id: str) -> Any:
 @bp.patch("/api/v1/admin/refunds/<refund_id>")
 def change_amount(refund_id: str) -> Any:
     """Set the amount to pay, in base units of the refund's asset (a merchant-chosen amount)."""
-    _require_admin()
+    require_admin()
     body = request.get_json(silent=True)
     raw = body.get("amount_base_units") if isinstance(body, dict) else None
     if isinstance(raw, bool) or not isinstance(raw, str | int) or not str(raw).isdigit():

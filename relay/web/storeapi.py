@@ -29,7 +29,8 @@ from relay.models import utcnow
 from relay.refunds import request_refunds
 from relay.serialize import invoice_json, refund_json
 from relay.specs import load_spec
-from relay.web.app import db_of, settings_of, store_of
+from relay.web.auth import bearer_token
+from relay.web.context import db_of, runtime_of, settings_of, store_of
 
 bp = Blueprint("storeapi", __name__)
 PROTOCOL = "relay"  # the spec whose inbound part reads this endpoint's body
@@ -38,10 +39,10 @@ PROTOCOL = "relay"  # the spec whose inbound part reads this endpoint's body
 def _authenticate(store: StoreSettings, body: bytes) -> None:
     """Accept a bearer api_token or a Standard Webhooks signature; raise AuthError otherwise."""
     headers = dict(request.headers)
-    scheme, _, token = (header(headers, "Authorization") or "").partition(" ")
-    if scheme.lower() == "bearer":
+    token = bearer_token()
+    if token is not None:
         expected = store.api_token.encode()
-        if not expected or not hmac.compare_digest(token.strip().encode(), expected):
+        if not expected or not hmac.compare_digest(token.encode(), expected):
             raise AuthError("wrong bearer token for this store")
         return
     if header(headers, "webhook-signature") is not None:
@@ -63,7 +64,8 @@ def create_invoice(store_name: str) -> Any:
     if inbound.order is None:
         raise InvoiceError(f"the order cannot get an invoice: {inbound.reason}")
     # open_invoice hands back the invoice with its options and payments loaded
-    invoice, created = open_invoice(db_of(current_app), settings, inbound.order, utcnow())
+    rates = runtime_of(current_app).rates
+    invoice, created = open_invoice(db_of(current_app), settings, inbound.order, utcnow(), rates)
     data = invoice_json(invoice, settings.relay.public_url, settings.relay.secret_key)
     answer = jsonify(data)
     answer.headers["Location"] = f"/api/v1/invoices/{invoice.id}"
