@@ -7,6 +7,7 @@ clear are accepted and listed in `Settings.warnings`.
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import re
 import tomllib
@@ -48,6 +49,11 @@ class RelaySettings:
     rate_max_age_seconds: int = 3600
     fiat_rates: tuple[str, ...] = ()
     spool_dir: str = ""
+    # the web server (waitress; relay/server.py)
+    threads: int = 8
+    connection_limit: int = 1000
+    channel_timeout_seconds: int = 30
+    trusted_proxy: str = ""
 
     def spool_directory(self) -> Path:
         """Return where `relay serve` spools accepted webhooks (relay/spool.py): `spool_dir`,
@@ -268,7 +274,8 @@ def _read_relay(reader: _Reader, data: Mapping[str, Any]) -> RelaySettings:
         {"public_url", "listen", "database_url", "secret_key", "admin_token"}
         | {"delivery_retry_seconds", "delivery_timeout_seconds", "coingecko_url"}
         | {"delivery_concurrency"}
-        | {"rate_max_age_seconds", "fiat_rates", "spool_dir"},
+        | {"rate_max_age_seconds", "fiat_rates", "spool_dir"}
+        | {"threads", "connection_limit", "channel_timeout_seconds", "trusted_proxy"},
         path,
     )
     public_url = reader.string(table, "public_url", path, "http://127.0.0.1:8080").rstrip("/")
@@ -304,7 +311,55 @@ def _read_relay(reader: _Reader, data: Mapping[str, Any]) -> RelaySettings:
         rate_max_age_seconds=reader.integer(table, "rate_max_age_seconds", path, 3600, 1),
         fiat_rates=_read_fiat_rates(reader, table, path),
         spool_dir=reader.string(table, "spool_dir", path, ""),
+        threads=_at_most(reader, table, "threads", path, RelaySettings.threads, 1, 256),
+        connection_limit=_at_most(
+            reader, table, "connection_limit", path, RelaySettings.connection_limit, 10, 100_000
+        ),
+        channel_timeout_seconds=_at_most(
+            reader,
+            table,
+            "channel_timeout_seconds",
+            path,
+            RelaySettings.channel_timeout_seconds,
+            1,
+            86_400,
+        ),
+        trusted_proxy=_read_trusted_proxy(reader, table, path),
     )
+
+
+def _at_most(
+    reader: _Reader,
+    table: Mapping[str, Any],
+    key: str,
+    path: str,
+    default: int,
+    minimum: int,
+    maximum: int,
+) -> int:
+    """Read an integer in [minimum, maximum]."""
+    value = reader.integer(table, key, path, default, minimum)
+    if value > maximum:
+        reader.problem(f"{path}.{key}", f"must be at most {maximum}")
+        return default
+    return value
+
+
+def _read_trusted_proxy(reader: _Reader, table: Mapping[str, Any], path: str) -> str:
+    """Read `trusted_proxy`: "" (none), or the one IP address whose X-Forwarded-* headers the
+    web server believes, written as the socket reports it (`::0001` → `::1`)."""
+    text = reader.string(table, "trusted_proxy", path, "").strip()
+    if not text:
+        return ""
+    try:
+        return str(ipaddress.ip_address(text))
+    except ValueError:
+        reader.problem(
+            f"{path}.trusted_proxy",
+            f'must be the IP address of your reverse proxy (such as 127.0.0.1), or "" for '
+            f"none; got {text!r}",
+        )
+        return ""
 
 
 def _url(reader: _Reader, table: Mapping[str, Any], key: str, path: str, default: str) -> str:
@@ -608,6 +663,13 @@ def summarize(settings: Settings) -> str:
     """Describe a valid configuration in a few lines (for `relay check-config`)."""
     lines = [f"config OK: {settings.source}"]
     lines.append(f"  webhooks spooled in {settings.relay.spool_directory()}")
+    relay = settings.relay
+    proxy = relay.trusted_proxy or "no proxy (X-Forwarded-* ignored)"
+    lines.append(
+        f"  web server on {relay.listen}: {relay.threads} threads, at most "
+        f"{relay.connection_limit} connections, idle ones closed after "
+        f"{relay.channel_timeout_seconds} s; forwarded headers trusted from {proxy}"
+    )
     for chain in settings.chains.values():
         assets = ", ".join(chain.assets)
         rule = f"finality={chain.finality}" if chain.finality else f"{chain.confirmations} conf"

@@ -129,3 +129,22 @@ def test_nginx_site_passes_nginx_t(tmp_path: Path) -> None:
     )
     assert result.returncode == 0, result.stderr
     assert "test is successful" in result.stderr
+
+
+def test_proxies_close_idle_connections_before_the_relay_does() -> None:
+    """A proxy must never send a webhook on a connection the relay is closing as idle: its
+    idle keep-alive to the relay stays below the relay's channel_timeout_seconds."""
+    relay = tomllib.loads(EXAMPLE.read_text())["relay"]
+    timeout = relay["channel_timeout_seconds"]
+    nginx = re.search(r"upstream relay \{[^}]*keepalive_timeout (\d+)s;", _text("nginx-relay.conf"))
+    caddy = re.search(r"transport http \{[^}]*keepalive (\d+)s", _text("Caddyfile"))
+    assert nginx and caddy
+    assert int(nginx.group(1)) < timeout and int(caddy.group(1)) < timeout
+    # the proxies' comments send the operator to this key, and the example shows its value
+    assert 'trusted_proxy = "127.0.0.1"' in EXAMPLE.read_text()
+    for name in ("Caddyfile", "nginx-relay.conf"):
+        assert "relay.trusted_proxy" in _text(name)
+
+
+def _text(name: str) -> str:
+    return (DEPLOY / name).read_text()
