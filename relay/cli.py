@@ -14,8 +14,9 @@ from typing import Any
 
 import click
 
-from relay.config import Settings, load_settings, summarize
+from relay.config import load_settings, summarize
 from relay.errors import ConfigError
+from relay.settings import Settings
 from relay.spool import SpoolError
 
 DEFAULT_CONFIG = "relay.toml"

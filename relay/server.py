@@ -33,7 +33,7 @@ import resource
 import signal
 from typing import TYPE_CHECKING, Any
 
-from relay.config import RelaySettings
+from relay.settings import RelaySettings
 
 if TYPE_CHECKING:
     from flask import Flask
