@@ -1,9 +1,9 @@
 """The refund page in headless Chromium: axe-core in every state, the form by keyboard alone.
 
-(The payment page's states are checked in test_pay_browser.py and test_pay_wallet.py; its
-link-not-valid page here.)
 The relay's web app is served over real HTTP (werkzeug, in a thread) on a database whose refunds
-are opened through relay.refunds and put in each state as the refund watcher would.
+are opened through relay.refunds and put in each state as the refund watcher would. (The
+payment page's states are checked in test_pay_browser.py and test_pay_wallet.py; its
+link-not-valid page here.)
 """
 
 from __future__ import annotations
@@ -15,9 +15,9 @@ import pytest
 from playwright.sync_api import Browser, Page, expect
 from werkzeug.serving import make_server
 
-from relay.config import Settings
 from relay.db import Database
 from relay.links import refund_token
+from relay.settings import Settings
 from relay.web.app import create_app
 from tests import test_pay, test_pay_browser
 from tests.accessibility import assert_accessible
