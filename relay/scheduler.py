@@ -48,7 +48,8 @@ class Worker:
 
     def open_inbox(self) -> None:
         """Open the invoices of queued orders until none is due, then wake the delivery job."""
-        if open_all(self.db, self.settings, self.runtime.rates):
+        runtime = self.runtime
+        if open_all(self.db, self.settings, runtime.rates, runtime.address_usage):
             self.wake_delivery()  # the payment link goes out now, not on the job's next tick
 
     def wake_inbox(self) -> None:
@@ -86,7 +87,15 @@ class Worker:
     def reconcile(self, store: str) -> None:
         """Poll one store for orders without invoices and orders that drifted."""
         runtime = self.runtime
-        reconcile_store(self.db, self.settings, store, runtime.storefronts, utcnow(), runtime.rates)
+        reconcile_store(
+            self.db,
+            self.settings,
+            store,
+            runtime.storefronts,
+            utcnow(),
+            runtime.rates,
+            runtime.address_usage,
+        )
 
     def sweep(self) -> None:
         """Expire invoices whose window closed."""
