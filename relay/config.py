@@ -50,6 +50,7 @@ class RelaySettings:
     rate_max_age_seconds: int = 3600
     fiat_rates: tuple[str, ...] = ()
     spool_dir: str = ""
+    inbox_retry_seconds: tuple[int, ...] = (5, 30, 120, 300, 600, 1800, 3600)
 
     def spool_directory(self) -> Path:
         """Return where `relay serve` spools accepted webhooks (relay/spool.py): `spool_dir`,
@@ -270,7 +271,7 @@ def _read_relay(reader: _Reader, data: Mapping[str, Any]) -> RelaySettings:
         {"public_url", "listen", "database_url", "secret_key", "admin_token"}
         | {"delivery_retry_seconds", "delivery_timeout_seconds", "coingecko_url"}
         | {"delivery_concurrency"}
-        | {"rate_max_age_seconds", "fiat_rates", "spool_dir"},
+        | {"rate_max_age_seconds", "fiat_rates", "spool_dir", "inbox_retry_seconds"},
         path,
     )
     public_url = reader.string(table, "public_url", path, "http://127.0.0.1:8080").rstrip("/")
@@ -293,6 +294,12 @@ def _read_relay(reader: _Reader, data: Mapping[str, Any]) -> RelaySettings:
     ):
         reader.problem(f"{path}.delivery_retry_seconds", "must be a non-empty list of seconds ≥ 0")
         retry = list(DEFAULT_RETRY_SECONDS)
+    inbox_retry = table.get("inbox_retry_seconds", list(RelaySettings.inbox_retry_seconds))
+    if not isinstance(inbox_retry, list) or not all(
+        isinstance(v, int) and not isinstance(v, bool) and v >= 0 for v in inbox_retry
+    ):
+        reader.problem(f"{path}.inbox_retry_seconds", "must be a list of seconds ≥ 0")
+        inbox_retry = list(RelaySettings.inbox_retry_seconds)
     return RelaySettings(
         public_url=public_url,
         listen=listen,
@@ -306,6 +313,7 @@ def _read_relay(reader: _Reader, data: Mapping[str, Any]) -> RelaySettings:
         rate_max_age_seconds=reader.integer(table, "rate_max_age_seconds", path, 3600, 1),
         fiat_rates=_read_fiat_rates(reader, table, path),
         spool_dir=reader.string(table, "spool_dir", path, ""),
+        inbox_retry_seconds=tuple(inbox_retry),
     )
 
 

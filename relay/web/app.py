@@ -10,7 +10,18 @@ from flask import Flask
 from relay.config import Settings
 from relay.db import Database
 from relay.inbox import Inbox
-from relay.web import api, context, errors, hooks, ops, pay, refund, refunds_api, storeapi
+from relay.web import (
+    api,
+    context,
+    errors,
+    hooks,
+    inbox_api,
+    ops,
+    pay,
+    refund,
+    refunds_api,
+    storeapi,
+)
 
 
 def create_app(
@@ -32,7 +43,7 @@ def create_app(
     if db is None:
         database.create_schema()
     context.install(app, settings, database, Inbox(database, on_queued, spool_dir))
-    for blueprint in (hooks, api, pay, storeapi, refund, refunds_api, ops):
+    for blueprint in (hooks, api, pay, storeapi, refund, refunds_api, inbox_api, ops):
         app.register_blueprint(blueprint.bp)
     errors.init_app(app)
     return app
