@@ -17,18 +17,18 @@ node_modules/.package-lock.json: package.json package-lock.json
 	npm ci --no-audit --no-fund
 
 setup: $(BIN)/python node_modules/.package-lock.json
-	$(BIN)/pip install --quiet -e .
+	$(BIN)/pip install --quiet -e . -e ./devkit
 
 setup-dev: $(BIN)/python node_modules/.package-lock.json
-	$(BIN)/pip install --quiet -e ".[dev]"
+	$(BIN)/pip install --quiet -e ".[dev]" -e ./devkit
 
 demo: setup
 	$(BIN)/relay demo $(DEMO_ARGS)
 
 lint: setup-dev
-	$(BIN)/ruff check relay tests bench
-	$(BIN)/ruff format --check relay tests bench
-	$(BIN)/mypy relay tests bench
+	$(BIN)/ruff check relay devkit tests bench
+	$(BIN)/ruff format --check relay devkit tests bench
+	$(BIN)/mypy relay devkit tests bench
 
 # The payment page's browser tests drive Debian's chromium with Playwright (which must never
 # download a browser of its own): install the package when it is missing.
