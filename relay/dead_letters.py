@@ -11,16 +11,17 @@ list|retry` use this module.
 from __future__ import annotations
 
 import json
+import typing
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import RowMapping, Text, cast, select, update
+from sqlalchemy import RowMapping, String, Table, Text, cast, select, update
 
 from relay.db import Database
 from relay.errors import InboxConflict, InvoiceError, NotFound, PayloadError
 from relay.faults import printable
 from relay.inbox_lines import PoisonLine, TornLine, raw_line, row_of_line
-from relay.models import InboxOrder, InboxStatus
+from relay.models import InboxOrder, InboxStatus, Invoice
 from relay.serialize import iso
 
 MAX_ROW_ID = 2**63 - 1  # the largest id a 64-bit integer column holds
@@ -60,7 +61,28 @@ def read_document(text: str) -> dict[str, Any]:
     for key, value in document.items():
         if isinstance(value, str) and not _storable(value):
             raise PayloadError(f"order field {key!r} is not valid Unicode text without NUL")
+    check_fits(document)
     return document
+
+
+# the lengths of the invoice columns an order's fields fill (PostgreSQL refuses longer values)
+_INVOICE_COLUMNS = typing.cast(Table, Invoice.__table__).columns
+INVOICE_LIMITS = {
+    column.name: int(column.type.length)
+    for column in _INVOICE_COLUMNS
+    if isinstance(column.type, String) and column.type.length
+}
+
+
+def check_fits(document: dict[str, Any]) -> None:
+    """Raise PayloadError when a text of an order document is longer than the invoice column
+    it fills (the same answer on SQLite, which does not check, as on PostgreSQL)."""
+    for key, value in document.items():
+        limit = INVOICE_LIMITS.get(key)
+        if limit and isinstance(value, str) and len(value) > limit:
+            raise PayloadError(
+                f"order field {key!r} of {len(value)} characters, over its limit of {limit}"
+            )
 
 
 def duration(delta: timedelta) -> str:

@@ -62,6 +62,8 @@ def describe(exc: BaseException) -> str:
     printable, at most `MAX_REASON_CHARS` characters (reasons go to logs, rows and notes)."""
     if isinstance(exc, RelayError):
         text = exc.message
+    elif isinstance(exc, ArithmeticError):  # decimal.InvalidOperation's own message is a list
+        text = f"a number out of range or not exact ({type(exc).__name__})"
     elif isinstance(exc, DBAPIError) and exc.orig is not None:
         text = f"database refused it: {str(exc.orig).splitlines()[0] if str(exc.orig) else ''}"
     else:

@@ -328,7 +328,10 @@ def _failed(
         dead_letter(db, row.id, row.attempts + 1, reason, now)
         log.warning("%s: dead letter (inbox row %d): %s", where, row.id, reason)
         if notify is not None and row.store in settings.stores:
-            notify(row.store, row.order_id, merchant_note(row.id, reason, is_permanent(exc)))
+            try:
+                notify(row.store, row.order_id, merchant_note(row.id, reason, is_permanent(exc)))
+            except Exception as failed:  # the row is dead already; the note is a courtesy
+                log.warning("%s: the merchant could not be told (%s)", where, describe(failed))
         return
     wait = waits[row.attempts]
     _record_try(db, row, last_error=reason, next_attempt_at=now + timedelta(seconds=wait))

@@ -55,7 +55,7 @@ class Runtime:
 
     def open_inbox(self) -> None:
         """Open the invoices of queued orders until none is due, then wake the delivery job."""
-        if open_all(self.db, self.settings, self.rates):
+        if open_all(self.db, self.settings, self.rates, notify=self.sender.tell_merchant):
             self.wake_delivery()  # the payment link goes out now, not on the job's next tick
 
     def wake_inbox(self) -> None:

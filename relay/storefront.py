@@ -322,6 +322,24 @@ class StorefrontClient:
             calls=calls,
         )
 
+    def add_note(self, order_id: str, text: str) -> Outcome:
+        """Add a private note for the merchant to an order (not when the order carries it
+        already) through the spec's `outbound.notes`; never raises. A spec without notes adds
+        nothing (ok)."""
+        action = OrderAction(note=text.replace("{", "{{").replace("}", "}}"))
+        self.calls = []
+        try:
+            order = self._read(order_id) if self.spec.read_order is not None else None
+            self._add_notes(action, order, {"order_id": order_id})
+        except CallFailed as failed:
+            return Outcome(
+                ok=False,
+                status_code=failed.record.status_code,
+                error=_describe(failed.record),
+                calls=self.calls,
+            )
+        return Outcome(ok=True, calls=self.calls)
+
     def _writes(
         self,
         action: OrderAction,

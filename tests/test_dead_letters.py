@@ -1,0 +1,269 @@
+"""No poison message: a spool line or inbox row that cannot become an invoice is a dead letter
+with its reason, the others flow on, and an operator sees and puts it back."""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+from pathlib import Path
+from typing import Any, cast
+
+import pytest
+from click.testing import CliRunner
+from flask import Flask, jsonify
+from sqlalchemy import Table, select
+
+from devkit.woocommerce import WooStore
+from relay.cli import main
+from relay.config import Settings, parse_settings
+from relay.db import Database, GroupedInserts
+from relay.dead_letters import list_rows
+from relay.delivery import Sender
+from relay.inbox import Inbox, counts, open_all, open_queued
+from relay.inbox_lines import encode_line
+from relay.models import InboxOrder, Invoice
+from relay.pricing import Rates
+from relay.records import OrderData
+from relay.web.app import create_app
+from tests.conftest import ADMIN_TOKEN, config_dict, make_settings
+from tests.support import AppServer, inbox_row, write_config
+
+NOW = datetime(2026, 11, 21, 12, tzinfo=UTC)
+GOOD = ["101", "102", "103", "104", "105", "106", "107", "108"]
+
+
+def order(order_id: str, store: str = "shop", **fields: Any) -> OrderData:
+    values: dict[str, Any] = {"currency": "USD", "total": Decimal("44.98")} | fields
+    return OrderData(store, order_id, order_number=order_id, **values)
+
+
+def rows(db: Database) -> list[InboxOrder]:
+    with db.transaction() as session:
+        return list(session.scalars(select(InboxOrder).order_by(InboxOrder.id)))
+
+
+def invoiced(db: Database) -> set[str]:
+    with db.transaction() as session:
+        return set(session.scalars(select(Invoice.order_id)))
+
+
+def dead_reasons(db: Database) -> dict[str, str]:
+    """Return each inbox row's order id (or its kept line's start) → its reason, checking that
+    every row is a dead letter (read as the admin API does: a row may hold JSON Python refuses)."""
+    found = {}
+    for row in list_rows(db):
+        assert row["status"] == "dead" and row["dead_at"] is not None, row
+        found[row["order_id"] or row["raw"][:12]] = row["last_error"]
+    return found
+
+
+def assert_one_line_per_dead_letter(caplog: pytest.LogCaptureFixture, dead: int) -> None:
+    records = [r for r in caplog.records if r.name.startswith("relay")]
+    assert not [r for r in records if r.exc_info], "no traceback"
+    lines = [
+        r for r in records if "dead letter" in r.getMessage() or "dead-lettered" in r.getMessage()
+    ]
+    assert len(lines) == dead, [r.getMessage() for r in lines]
+
+
+def test_poison_spool_lines_between_good_ones_are_dead_letters_and_every_good_one_an_invoice(
+    db: Database, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.DEBUG, logger="relay")
+    settings = make_settings()
+    inbox = Inbox(db, spool_dir=tmp_path / "spool")
+    assert inbox.spool is not None
+    good = iter(GOOD)
+    poison: list[Any] = [
+        order("\ud800"),  # a lone surrogate in the order id: no row can hold it
+        order("9" * 200),  # past the order id column's 128 characters
+        order("21", customer_email="\ud800@example.com"),  # a lone surrogate in the document
+        order("22", total=Decimal("1e309")),  # a total no invoice can price
+        order("23", store="closed"),  # a store no longer configured
+        b"\xff\xfe\x00garbage\x80",  # not a line the relay wrote at all
+        encode_line("shop", "24", "order.created", NOW, b'{"order_id": "24", '),  # cut JSON
+    ]
+    try:
+        for bad in poison:
+            inbox.accept(order(next(good)), "order.created", NOW)
+            if isinstance(bad, bytes):
+                inbox.spool.append(bad)
+            else:
+                inbox.accept(bad, "order.created", NOW)
+        inbox.accept(order(next(good)), "order.created", NOW)
+    finally:
+        inbox.close()  # moves what the thread has not moved yet
+    # the rows of the poison lines a row could be made of fail when opened (on PostgreSQL the
+    # cut JSON is refused when moved already)
+    assert open_all(db, settings) in (len(GOOD) + 4, len(GOOD) + 3)
+    assert invoiced(db) == set(GOOD)
+    reasons = dead_reasons(db)
+    assert len(reasons) == len(poison)
+    assert "not valid Unicode" in reasons["\\ud800"]
+    assert "over its limit of 128" in reasons["9" * 128]
+    assert "'customer_email' is not valid Unicode" in reasons["21"]
+    assert "a number out of range" in reasons["22"] or "too long" in reasons["22"]
+    assert "no store named 'closed'" in reasons["23"]
+    assert "not UTF-8" in reasons["\\xff\\xfe\x00gar"]  # kept, its bytes escaped
+    assert "unreadable" in reasons["24"] or "database refused" in reasons["24"]
+    assert open_all(db, settings) == 0  # a dead letter is never tried again by itself
+    assert_one_line_per_dead_letter(caplog, len(poison))
+
+
+def test_poison_rows_between_good_ones_are_dead_letters_and_every_good_one_an_invoice(
+    db: Database, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.DEBUG, logger="relay")
+    settings = make_settings()
+    inserts = GroupedInserts(db, cast(Table, InboxOrder.__table__))
+    document = {"currency": "USD", "total": "44.98", "store": "shop"}
+    poison = {
+        "31": {"order_id": "31", **document, "customer_email": "\ud800"},  # lone surrogate
+        "32": {"order_id": "32", **document, "total": "1E+30000"},  # overflows
+        "33": {"order_id": "33", **document, "total": "NaN"},
+        "34": {"order_id": "34", **document, "colour": "red"},  # a field OrderData lacks
+        "35": {"order_id": "35", **document, "store": "closed"},
+        "36": ["not", "an", "object"],
+        "37": {"order_id": "x" * 300, **document},  # past invoices.order_id's length
+    }
+    good = iter(GOOD)
+    for order_id, bad in poison.items():
+        good_id = next(good)
+        inserts.insert(inbox_row(good_id, order={"order_id": good_id, **document}))
+        store = "closed" if order_id == "35" else "shop"
+        inserts.insert(inbox_row(order_id, order=bad, store=store))
+    assert open_all(db, settings) == len(GOOD) - 1 + len(poison)
+    assert invoiced(db) == set(GOOD[: len(poison)])
+    reasons = dead_reasons(db)
+    assert set(reasons) == set(poison)
+    assert "'customer_email' is not valid Unicode" in reasons["31"]
+    assert "no store named 'closed'" in reasons["35"]
+    assert "not a JSON object" in reasons["36"]
+    assert "'order_id' of 300 characters, over its limit of 128" in reasons["37"]
+    assert all(reason for reason in reasons.values())
+    assert_one_line_per_dead_letter(caplog, len(poison))
+
+
+@pytest.fixture
+def price_api() -> Iterator[dict[str, Any]]:
+    """A CoinGecko-shaped price API that is down."""
+    app = Flask("prices")
+
+    @app.get("/simple/price")
+    def simple_price() -> Any:
+        return jsonify({"error": "down"}), 503
+
+    with AppServer(app) as server:
+        yield {"url": server.url}
+
+
+def rate_outage_settings(
+    price_api: dict[str, Any], store_url: str = "http://127.0.0.1:9"
+) -> Settings:
+    data = config_dict(eth_rate="coingecko:ethereum", accept=["dev:ETH"], store_url=store_url)
+    data["relay"] |= {"coingecko_url": price_api["url"], "inbox_retry_seconds": [5, 30]}
+    return parse_settings(data, env={})
+
+
+def test_a_rate_outage_is_retried_up_to_the_bound_then_the_merchant_gets_one_note(
+    db: Database, price_api: dict[str, Any], caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.DEBUG, logger="relay")
+    with WooStore() as store:
+        shop_order = store.create_order(total="44.98", status="on-hold")
+        settings = rate_outage_settings(price_api, store.base_url)
+        rates = Rates(settings)
+        sender = Sender(settings)
+        Inbox(db).accept(order(str(shop_order["id"])), "order.created", NOW)
+        tries = [NOW, NOW + timedelta(seconds=5), NOW + timedelta(seconds=35)]
+        for at in tries:
+            assert open_queued(db, settings, at, rates, notify=sender.tell_merchant) == 1
+            assert open_queued(db, settings, at, rates, notify=sender.tell_merchant) == 0
+        sender.close()
+        (row,) = rows(db)
+        assert (row.status, row.attempts) == ("dead", 3)
+        assert row.last_error.startswith("gave up after 3 tries over 0 min: ")
+        assert "no payment option could be priced" in row.last_error
+        notes = [n for n in store.notes(shop_order["id"]) if "crypto invoice" in n["note"]]
+        assert len(notes) == 1 and notes[0]["customer_note"] is False
+        assert "opening it kept failing" in notes[0]["note"]
+        assert f"relay inbox retry {row.id}" in notes[0]["note"]
+        assert "no payment option could be priced" in notes[0]["note"]
+    records = [
+        r for r in caplog.records if r.name == "relay.inbox" and r.levelno >= logging.WARNING
+    ]
+    assert [r.getMessage().split(": ", 1)[1][:20] for r in records] == [
+        "no invoice yet (no p",  # once when it starts failing
+        "dead letter (inbox r",  # once when it is given up
+    ]
+
+
+def test_the_admin_api_lists_dead_letters_and_puts_one_back_after_a_fix(db: Database) -> None:
+    Inbox(db).accept(order("41", store="closed"), "order.created", NOW)
+    Inbox(db).accept(order("42"), "order.created", NOW)
+    open_all(db, make_settings())
+    client = create_app(make_settings(), db).test_client()
+    auth = {"Authorization": f"Bearer {ADMIN_TOKEN}"}
+    assert client.get("/api/v1/admin/inbox?status=dead").status_code == 401
+    listed = client.get("/api/v1/admin/inbox?status=dead", headers=auth).json
+    (dead,) = listed["inbox"]
+    assert (dead["store"], dead["order_id"], dead["status"]) == ("closed", "41", "dead")
+    assert "no store named 'closed'" in dead["last_error"] and dead["dead_at"]
+    bad = client.get("/api/v1/admin/inbox?status=failing", headers=auth)
+    assert bad.status_code == 400 and bad.json["error"]["code"] == "invalid_payload"
+    for row_id in ("abc", "99999999999999999999", "²", "-1", "12345"):
+        answer = client.post(f"/api/v1/admin/inbox/{row_id}/retry", headers=auth)
+        assert answer.status_code == 404 and answer.json["error"]["code"] == "not_found", row_id
+
+    # the fix: the store is configured again
+    data = config_dict()
+    data["stores"]["closed"] = data["stores"]["shop"]
+    fixed = parse_settings(data, env={})
+    client = create_app(fixed, db).test_client()
+    answer = client.post(f"/api/v1/admin/inbox/{dead['id']}/retry", headers=auth)
+    assert answer.status_code == 202 and answer.json["status"] == "queued"
+    again = client.post(f"/api/v1/admin/inbox/{dead['id']}/retry", headers=auth)
+    assert again.status_code == 409 and again.json["error"]["code"] == "inbox_conflict"
+    assert open_all(db, fixed) == 1
+    assert "41" in invoiced(db) and rows(db) == []
+
+
+def test_a_kept_spool_line_is_read_again_on_retry(db: Database, tmp_path: Path) -> None:
+    inbox = Inbox(db, spool_dir=tmp_path / "spool")
+    assert inbox.spool is not None
+    document = json.dumps({"store": "shop", "order_id": "51", "currency": "USD", "total": "5"})
+    inbox.spool.append(
+        encode_line("shop", "51", "order.created", NOW, document.encode())[:-1] + b"}}"
+    )
+    inbox.close()
+    (row,) = rows(db)
+    assert row.status == "dead" and row.order["raw"].startswith('["shop","51"')
+    client = create_app(make_settings(), db).test_client()
+    auth = {"Authorization": f"Bearer {ADMIN_TOKEN}"}
+    answer = client.post(f"/api/v1/admin/inbox/{row.id}/retry", headers=auth)
+    assert answer.status_code == 422 and "still unreadable" in answer.json["error"]["message"]
+    (row,) = rows(db)
+    assert row.status == "dead" and row.last_error.startswith("still unreadable")
+
+
+def test_relay_inbox_list_and_retry(db: Database, tmp_path: Path) -> None:
+    data = config_dict(database_url=db.url)
+    Inbox(db).accept(order("61", store="closed"), "order.created", NOW)
+    open_all(db, parse_settings(data, env={}))
+    config = str(write_config(data, tmp_path / "relay.toml"))
+    runner = CliRunner()
+    listed = runner.invoke(main, ["inbox", "list", "--status", "dead", "--config", config])
+    assert listed.exit_code == 0, listed.output
+    (line,) = [line for line in listed.output.splitlines() if not line.startswith("warning:")]
+    row_id, status, where, *_ = line.split("\t")
+    assert (status, where) == ("dead", "closed/61") and "no store named" in line
+    assert runner.invoke(main, ["inbox", "retry", "x1", "--config", config]).exit_code == 1
+    retried = runner.invoke(main, ["inbox", "retry", row_id, "--config", config])
+    assert retried.exit_code == 0 and f"inbox row {row_id} queued again" in retried.output
+    with db.transaction() as session:
+        assert counts(session) == {"queued": 1, "dead": 0}
+    again = runner.invoke(main, ["inbox", "retry", row_id, "--config", config])
+    assert again.exit_code == 1 and "not dead" in again.output
