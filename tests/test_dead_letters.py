@@ -8,28 +8,40 @@ import logging
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
+from functools import partial
 from pathlib import Path
 from typing import Any, cast
 
 import pytest
+import requests
 from click.testing import CliRunner
 from flask import Flask, jsonify
 from sqlalchemy import Table, select
 
+from devkit.devchain import Anvil
 from devkit.woocommerce import WooStore
 from relay.cli import main
 from relay.config import Settings, parse_settings
 from relay.db import Database, GroupedInserts
 from relay.dead_letters import list_rows
 from relay.delivery import Sender
-from relay.inbox import Inbox, counts, open_all, open_queued
+from relay.inbox import Inbox, counts, open_all, open_queued, order_document
 from relay.inbox_lines import encode_line
 from relay.models import InboxOrder, Invoice
 from relay.pricing import Rates
 from relay.records import OrderData
+from relay.spool import HEADER_BYTES
 from relay.web.app import create_app
-from tests.conftest import ADMIN_TOKEN, config_dict, make_settings
-from tests.support import AppServer, inbox_row, write_config
+from tests.conftest import ADMIN_TOKEN, config_dict, database_url_for, make_settings
+from tests.support import (
+    AppServer,
+    inbox_row,
+    relay_address,
+    relay_process,
+    wait_for,
+    woocommerce_delivery,
+    write_config,
+)
 
 NOW = datetime(2026, 11, 21, 12, tzinfo=UTC)
 GOOD = ["101", "102", "103", "104", "105", "106", "107", "108"]
@@ -58,6 +70,13 @@ def dead_reasons(db: Database) -> dict[str, str]:
         assert row["status"] == "dead" and row["dead_at"] is not None, row
         found[row["order_id"] or row["raw"][:12]] = row["last_error"]
     return found
+
+
+def body(answer: Any) -> dict[str, Any]:
+    """Return a test client answer's JSON object."""
+    data = answer.get_json()
+    assert isinstance(data, dict), data
+    return data
 
 
 def assert_one_line_per_dead_letter(caplog: pytest.LogCaptureFixture, dead: int) -> None:
@@ -208,15 +227,15 @@ def test_the_admin_api_lists_dead_letters_and_puts_one_back_after_a_fix(db: Data
     client = create_app(make_settings(), db).test_client()
     auth = {"Authorization": f"Bearer {ADMIN_TOKEN}"}
     assert client.get("/api/v1/admin/inbox?status=dead").status_code == 401
-    listed = client.get("/api/v1/admin/inbox?status=dead", headers=auth).json
+    listed = body(client.get("/api/v1/admin/inbox?status=dead", headers=auth))
     (dead,) = listed["inbox"]
     assert (dead["store"], dead["order_id"], dead["status"]) == ("closed", "41", "dead")
     assert "no store named 'closed'" in dead["last_error"] and dead["dead_at"]
     bad = client.get("/api/v1/admin/inbox?status=failing", headers=auth)
-    assert bad.status_code == 400 and bad.json["error"]["code"] == "invalid_payload"
+    assert bad.status_code == 400 and body(bad)["error"]["code"] == "invalid_payload"
     for row_id in ("abc", "99999999999999999999", "²", "-1", "12345"):
         answer = client.post(f"/api/v1/admin/inbox/{row_id}/retry", headers=auth)
-        assert answer.status_code == 404 and answer.json["error"]["code"] == "not_found", row_id
+        assert answer.status_code == 404 and body(answer)["error"]["code"] == "not_found", row_id
 
     # the fix: the store is configured again
     data = config_dict()
@@ -224,9 +243,9 @@ def test_the_admin_api_lists_dead_letters_and_puts_one_back_after_a_fix(db: Data
     fixed = parse_settings(data, env={})
     client = create_app(fixed, db).test_client()
     answer = client.post(f"/api/v1/admin/inbox/{dead['id']}/retry", headers=auth)
-    assert answer.status_code == 202 and answer.json["status"] == "queued"
+    assert answer.status_code == 202 and body(answer)["status"] == "queued"
     again = client.post(f"/api/v1/admin/inbox/{dead['id']}/retry", headers=auth)
-    assert again.status_code == 409 and again.json["error"]["code"] == "inbox_conflict"
+    assert again.status_code == 409 and body(again)["error"]["code"] == "inbox_conflict"
     assert open_all(db, fixed) == 1
     assert "41" in invoiced(db) and rows(db) == []
 
@@ -244,7 +263,7 @@ def test_a_kept_spool_line_is_read_again_on_retry(db: Database, tmp_path: Path) 
     client = create_app(make_settings(), db).test_client()
     auth = {"Authorization": f"Bearer {ADMIN_TOKEN}"}
     answer = client.post(f"/api/v1/admin/inbox/{row.id}/retry", headers=auth)
-    assert answer.status_code == 422 and "still unreadable" in answer.json["error"]["message"]
+    assert answer.status_code == 422 and "still unreadable" in body(answer)["error"]["message"]
     (row,) = rows(db)
     assert row.status == "dead" and row.last_error.startswith("still unreadable")
 
@@ -267,3 +286,57 @@ def test_relay_inbox_list_and_retry(db: Database, tmp_path: Path) -> None:
         assert counts(session) == {"queued": 1, "dead": 0}
     again = runner.invoke(main, ["inbox", "retry", row_id, "--config", config])
     assert again.exit_code == 1 and "not dead" in again.output
+
+
+def spool_document(order_id: str) -> bytes:
+    """Return an order document as an inbox spool line carries it (relay/inbox.py)."""
+    document = order_document(order(order_id, total=Decimal("5.00")))
+    return json.dumps(document, separators=(",", ":")).encode()
+
+
+def test_a_real_relay_restarted_across_a_poison_line_invoices_every_good_order(
+    chain: Anvil, usdc: str, tmp_path: Path
+) -> None:
+    with WooStore(webhook_delay=0.1) as store:
+        shop = [store.create_order(total="5.00", status="on-hold") for _ in range(4)]
+        ids = [str(o["id"]) for o in shop]
+        data = config_dict(
+            rpc_url=chain.url,
+            token=usdc,
+            store_url=store.base_url,
+            database_url=database_url_for(tmp_path),
+            reconcile_seconds=0,  # only what the spool and the webhooks carry opens invoices
+            **relay_address(),
+        )
+        relay = relay_process(data, tmp_path)
+        # a segment an older relay left behind: good, a lone surrogate, garbage, good
+        spool = tmp_path / "spool"
+        spool.mkdir()
+        lines = [
+            encode_line("shop", ids[0], "order.created", NOW, spool_document(ids[0])),
+            encode_line("shop", "\ud800", "order.created", NOW, spool_document("\ud800")),
+            b"\x00\xff not a spool line",
+            encode_line("shop", ids[1], "order.created", NOW, spool_document(ids[1])),
+        ]
+        header = b"%020d\n" % HEADER_BYTES  # every byte after it is still to move
+        (spool / "1-1.spool").write_bytes(header + b"".join(x + b"\n" for x in lines))
+        relay.start()
+        try:
+            for order_id in ids[:2]:
+                wait_for(f"order {order_id} invoiced", partial(relay.invoice_for, order_id))
+            body, headers = woocommerce_delivery(store.get_order(shop[2]["id"]), "order.created")
+            assert requests.post(f"{relay.url}/hooks/shop", data=body, headers=headers).ok
+            wait_for("the webhook's invoice", partial(relay.invoice_for, ids[2]))
+            relay.stop()
+            relay.start()  # across the dead letters: nothing holds the spool or the inbox
+            body, headers = woocommerce_delivery(store.get_order(shop[3]["id"]), "order.created")
+            assert requests.post(f"{relay.url}/hooks/shop", data=body, headers=headers).ok
+            wait_for("the last webhook's invoice", partial(relay.invoice_for, ids[3]))
+            dead = relay.admin("/api/v1/admin/inbox", status="dead")["inbox"]
+            assert sorted(row["order_id"] for row in dead) == ["", "\\ud800"]
+            assert all(row["last_error"] and row["raw"] for row in dead)
+        finally:
+            relay.stop()
+    log = relay.log_path.read_text()
+    assert "Traceback" not in log
+    assert log.count("dead-lettered") == 2  # one line per dead letter, not one per tick
