@@ -15,6 +15,7 @@ RelayError                      base; HTTP 400 "bad_request"
 ├── RefundConflict              HTTP 409: the refund is past the step asked for (paid, cancelled…)
 ├── InboxConflict               HTTP 409: an inbox row is not in the state asked for (not dead)
 └── ChainError                  HTTP 503: no RPC answered a check that must not be skipped
+    └── ChainUnavailable        no RPC URL of a chain answered (relay/chain/rpc.py fails over first)
 """
 
 from __future__ import annotations
@@ -136,3 +137,7 @@ class ChainError(RelayError):
 
     http_status = 503
     code = "chain_unavailable"
+
+
+class ChainUnavailable(ChainError):
+    """Raise when no RPC URL of a chain answered a read (every URL was tried in turn)."""

@@ -63,7 +63,7 @@ class Inbox:
     share one commit). With one (`relay serve`), `accept` appends the row to the spool
     (relay/spool.py) and returns; the spool's thread moves the rows into the table within
     `SPOOL_SECONDS`, many per statement. `on_accepted` is called once rows are in the table: the
-    inbox job's wake when it runs in the same process (`relay.scheduler.Runtime.wake_inbox`);
+    inbox job's wake when it runs in the same process (`relay.scheduler.Worker.wake_inbox`);
     without one, the job polls. raises SpoolError when the spool directory is unusable.
     """
 
@@ -245,7 +245,7 @@ def open_queued(
     db: Database,
     settings: Settings,
     now: datetime,
-    rates: Rates | None = None,
+    rates: Rates,
     limit: int = BATCH,
     notify: Notify | None = None,
 ) -> int:
@@ -268,9 +268,7 @@ def open_queued(
     return len(claimed)
 
 
-def open_all(
-    db: Database, settings: Settings, rates: Rates | None = None, notify: Notify | None = None
-) -> int:
+def open_all(db: Database, settings: Settings, rates: Rates, notify: Notify | None = None) -> int:
     """Run `open_queued` at the clock's time until no row is due; return the rows handled."""
     handled = 0
     while (batch := open_queued(db, settings, utcnow(), rates, notify=notify)) > 0:
@@ -283,7 +281,7 @@ def _open_one(
     settings: Settings,
     row: Claimed,
     now: datetime,
-    rates: Rates | None,
+    rates: Rates,
     notify: Notify | None,
 ) -> bool:
     """Open one claimed row's invoice; return True when the row is done with."""

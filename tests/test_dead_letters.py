@@ -24,12 +24,12 @@ from relay.cli import main
 from relay.config import Settings, parse_settings
 from relay.db import Database, GroupedInserts
 from relay.dead_letters import list_rows
-from relay.delivery import Sender
 from relay.inbox import Inbox, counts, open_all, open_queued, order_document
 from relay.inbox_lines import encode_line
 from relay.models import InboxOrder, Invoice
 from relay.pricing import Rates
 from relay.records import OrderData
+from relay.runtime import Runtime
 from relay.spool import HEADER_BYTES
 from relay.web.app import create_app
 from tests.conftest import ADMIN_TOKEN, config_dict, database_url_for, make_settings
@@ -117,7 +117,7 @@ def test_poison_spool_lines_between_good_ones_are_dead_letters_and_every_good_on
         inbox.close()  # moves what the thread has not moved yet
     # the rows of the poison lines a row could be made of fail when opened (on PostgreSQL the
     # cut JSON is refused when moved already)
-    assert open_all(db, settings) in (len(GOOD) + 4, len(GOOD) + 3)
+    assert open_all(db, settings, Rates(settings)) in (len(GOOD) + 4, len(GOOD) + 3)
     assert invoiced(db) == set(GOOD)
     reasons = dead_reasons(db)
     assert len(reasons) == len(poison)
@@ -128,7 +128,9 @@ def test_poison_spool_lines_between_good_ones_are_dead_letters_and_every_good_on
     assert "no store named 'closed'" in reasons["23"]
     assert "not UTF-8" in reasons["\\xff\\xfe\x00gar"]  # kept, its bytes escaped
     assert "unreadable" in reasons["24"] or "database refused" in reasons["24"]
-    assert open_all(db, settings) == 0  # a dead letter is never tried again by itself
+    assert (
+        open_all(db, settings, Rates(settings)) == 0
+    )  # a dead letter is never tried again by itself
     assert_one_line_per_dead_letter(caplog, len(poison))
 
 
@@ -154,7 +156,7 @@ def test_poison_rows_between_good_ones_are_dead_letters_and_every_good_one_an_in
         inserts.insert(inbox_row(good_id, order={"order_id": good_id, **document}))
         store = "closed" if order_id == "35" else "shop"
         inserts.insert(inbox_row(order_id, order=bad, store=store))
-    assert open_all(db, settings) == len(GOOD) - 1 + len(poison)
+    assert open_all(db, settings, Rates(settings)) == len(GOOD) - 1 + len(poison)
     assert invoiced(db) == set(GOOD[: len(poison)])
     reasons = dead_reasons(db)
     assert set(reasons) == set(poison)
@@ -194,14 +196,14 @@ def test_a_rate_outage_is_retried_up_to_the_bound_then_the_merchant_gets_one_not
     with WooStore() as store:
         shop_order = store.create_order(total="44.98", status="on-hold")
         settings = rate_outage_settings(price_api, store.base_url)
-        rates = Rates(settings)
-        sender = Sender(settings)
+        runtime = Runtime(settings, db)
+        rates, sender = runtime.rates, runtime.sender
         Inbox(db).accept(order(str(shop_order["id"])), "order.created", NOW)
         tries = [NOW, NOW + timedelta(seconds=5), NOW + timedelta(seconds=35)]
         for at in tries:
             assert open_queued(db, settings, at, rates, notify=sender.tell_merchant) == 1
             assert open_queued(db, settings, at, rates, notify=sender.tell_merchant) == 0
-        sender.close()
+        runtime.close()
         (row,) = rows(db)
         assert (row.status, row.attempts) == ("dead", 3)
         assert row.last_error.startswith("gave up after 3 tries over 0 min: ")
@@ -223,7 +225,8 @@ def test_a_rate_outage_is_retried_up_to_the_bound_then_the_merchant_gets_one_not
 def test_the_admin_api_lists_dead_letters_and_puts_one_back_after_a_fix(db: Database) -> None:
     Inbox(db).accept(order("41", store="closed"), "order.created", NOW)
     Inbox(db).accept(order("42"), "order.created", NOW)
-    open_all(db, make_settings())
+    settings = make_settings()
+    open_all(db, settings, Rates(settings))
     client = create_app(make_settings(), db).test_client()
     auth = {"Authorization": f"Bearer {ADMIN_TOKEN}"}
     assert client.get("/api/v1/admin/inbox?status=dead").status_code == 401
@@ -246,7 +249,7 @@ def test_the_admin_api_lists_dead_letters_and_puts_one_back_after_a_fix(db: Data
     assert answer.status_code == 202 and body(answer)["status"] == "queued"
     again = client.post(f"/api/v1/admin/inbox/{dead['id']}/retry", headers=auth)
     assert again.status_code == 409 and body(again)["error"]["code"] == "inbox_conflict"
-    assert open_all(db, fixed) == 1
+    assert open_all(db, fixed, Rates(fixed)) == 1
     assert "41" in invoiced(db) and rows(db) == []
 
 
@@ -271,7 +274,8 @@ def test_a_kept_spool_line_is_read_again_on_retry(db: Database, tmp_path: Path) 
 def test_relay_inbox_list_and_retry(db: Database, tmp_path: Path) -> None:
     data = config_dict(database_url=db.url)
     Inbox(db).accept(order("61", store="closed"), "order.created", NOW)
-    open_all(db, parse_settings(data, env={}))
+    settings = parse_settings(data, env={})
+    open_all(db, settings, Rates(settings))
     config = str(write_config(data, tmp_path / "relay.toml"))
     runner = CliRunner()
     listed = runner.invoke(main, ["inbox", "list", "--status", "dead", "--config", config])
