@@ -236,6 +236,7 @@ class _QueuedRow:
 # Columns added to existing tables since schema version 1: (table, column, DDL type and default).
 ADDED_COLUMNS = (
     ("invoices", "subscription_id", "VARCHAR(128) NOT NULL DEFAULT ''"),
+    ("deliveries", "action", "VARCHAR(120) NOT NULL DEFAULT ''"),
     ("inbox", "dead_at", "TIMESTAMP NULL"),
 )
 # Stored values renamed since: (table, column, old value, new value). Inbox rows an older relay

@@ -36,7 +36,6 @@ from sqlalchemy import Table, Text, delete, func, select, update
 from sqlalchemy import cast as cast_
 from sqlalchemy.orm import Session
 
-from relay.config import RelaySettings, Settings
 from relay.db import Database, GroupedInserts
 from relay.dead_letters import dead_letter, duration, merchant_note, read_document
 from relay.errors import InvoiceError
@@ -46,6 +45,7 @@ from relay.invoices import open_invoice
 from relay.models import InboxOrder, InboxStatus, utcnow
 from relay.pricing import Rates
 from relay.records import OrderData
+from relay.settings import RelaySettings, Settings
 from relay.spool import Spool
 
 log = logging.getLogger(__name__)

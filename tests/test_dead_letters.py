@@ -21,7 +21,7 @@ from sqlalchemy import Table, select
 from devkit.devchain import Anvil
 from devkit.woocommerce import WooStore
 from relay.cli import main
-from relay.config import Settings, parse_settings
+from relay.config import parse_settings
 from relay.db import Database, GroupedInserts
 from relay.dead_letters import list_rows
 from relay.inbox import Inbox, counts, open_all, open_queued, order_document
@@ -30,6 +30,7 @@ from relay.models import InboxOrder, Invoice
 from relay.pricing import Rates
 from relay.records import OrderData
 from relay.runtime import Runtime
+from relay.settings import Settings
 from relay.spool import HEADER_BYTES
 from relay.web.app import create_app
 from tests.conftest import ADMIN_TOKEN, config_dict, database_url_for, make_settings

@@ -7,16 +7,17 @@ from pathlib import Path
 
 from flask import Flask
 
-from relay.config import Settings
 from relay.db import Database
 from relay.inbox import Inbox
 from relay.runtime import Runtime
+from relay.settings import Settings
 from relay.web import (
     api,
     context,
     errors,
     hooks,
     inbox_api,
+    languages,
     ops,
     pay,
     refund,
@@ -51,4 +52,5 @@ def create_app(
     for blueprint in (hooks, api, pay, storeapi, refund, refunds_api, inbox_api, ops):
         app.register_blueprint(blueprint.bp)
     errors.init_app(app)
+    languages.init_app(app)
     return app
