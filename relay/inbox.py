@@ -10,8 +10,9 @@ to a crash of the relay (the line is written, or the row committed, before the 2
 between opening and deleting, or a line moved twice, opens nothing twice (`open_invoice` is
 idempotent per order).
 
-No message can stop the inbox (relay/faults.py tells the causes apart). A rate outage delays
-the invoice instead of refusing the webhook: the row is tried again after each wait of
+No message can stop the inbox (relay/faults.py tells the causes apart). A rate outage, or a
+chain that cannot be asked whether the next deposit address is unused (relay/address_checks.py),
+delays the invoice instead of refusing the webhook: the row is tried again after each wait of
 `relay.inbox_retry_seconds`, then it becomes a dead letter and the merchant gets one note. A row
 that can never be invoiced (its store left the configuration, an order the relay cannot read or
 the database refuses) is a dead letter at once; so is a spool line that cannot become a row
@@ -36,6 +37,7 @@ from sqlalchemy import Table, Text, delete, func, select, update
 from sqlalchemy import cast as cast_
 from sqlalchemy.orm import Session
 
+from relay.address_checks import UsageReader
 from relay.db import Database, GroupedInserts
 from relay.dead_letters import dead_letter, duration, merchant_note, read_document
 from relay.errors import InvoiceError
@@ -248,8 +250,11 @@ def open_queued(
     rates: Rates,
     limit: int = BATCH,
     notify: Notify | None = None,
+    usage: UsageReader | None = None,
 ) -> int:
     """Open the invoices of up to `limit` due inbox rows; return how many rows were handled.
+
+    `usage` checks xpub addresses before they are handed out (relay/address_checks.py).
 
     Each row is its own unit: an invoice opened (or found: a duplicate webhook) deletes the row
     (the batch's rows in one transaction at the end; a crash before it only makes the next claim
@@ -261,17 +266,23 @@ def open_queued(
     problem.
     """
     claimed = claim_due(db, now, limit)
-    done = [row.id for row in claimed if _open_one(db, settings, row, now, rates, notify)]
+    done = [row.id for row in claimed if _open_one(db, settings, row, now, rates, notify, usage)]
     if done:
         with db.transaction() as session:
             session.execute(delete(InboxOrder).where(InboxOrder.id.in_(done)))
     return len(claimed)
 
 
-def open_all(db: Database, settings: Settings, rates: Rates, notify: Notify | None = None) -> int:
+def open_all(
+    db: Database,
+    settings: Settings,
+    rates: Rates,
+    usage: UsageReader | None = None,
+    notify: Notify | None = None,
+) -> int:
     """Run `open_queued` at the clock's time until no row is due; return the rows handled."""
     handled = 0
-    while (batch := open_queued(db, settings, utcnow(), rates, notify=notify)) > 0:
+    while (batch := open_queued(db, settings, utcnow(), rates, notify=notify, usage=usage)) > 0:
         handled += batch
     return handled
 
@@ -283,13 +294,14 @@ def _open_one(
     now: datetime,
     rates: Rates,
     notify: Notify | None,
+    usage: UsageReader | None,
 ) -> bool:
     """Open one claimed row's invoice; return True when the row is done with."""
     try:
         if row.store not in settings.stores:
             raise InvoiceError(f"no store named {row.store!r} in the configuration")
         invoice, created = open_invoice(
-            db, settings, order_of(read_document(row.document)), now, rates
+            db, settings, order_of(read_document(row.document)), now, rates, usage
         )
     except Exception as exc:
         _failed(db, settings, row, now, exc, notify)
