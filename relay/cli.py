@@ -233,6 +233,52 @@ def deliveries_redeliver(config_path: str, delivery_id: int) -> None:
 
 
 @main.group()
+def inbox() -> None:
+    """Look at accepted orders waiting for their invoice, and put dead letters back."""
+
+
+@inbox.command("list")
+@_config_option
+@click.option("--status", default=None, help="queued or dead")
+def inbox_list(config_path: str, status: str | None) -> None:
+    """List inbox rows, newest first, one per line: id, status, order, tries, received, reason."""
+    from relay.dead_letters import list_rows
+    from relay.errors import RelayError
+
+    settings = _load(config_path)
+    try:
+        with _database(settings) as db:
+            rows = list_rows(db, status)
+    except RelayError as exc:
+        click.echo(f"error: {exc.message}", err=True)
+        sys.exit(1)
+    for r in rows:
+        click.echo(
+            f"{r['id']}\t{r['status']}\t{r['store'] or '-'}/{r['order_id'] or '-'}\t"
+            f"attempts={r['attempts']}\t{r['received_at']}\t{r['last_error']}"
+        )
+
+
+@inbox.command("retry")
+@_config_option
+@click.argument("row_id")
+def inbox_retry(config_path: str, row_id: str) -> None:
+    """Queue dead letter ROW_ID again, due now (the inbox job opens its invoice)."""
+    from relay.dead_letters import retry, row_id_of
+    from relay.errors import RelayError
+    from relay.models import utcnow
+
+    settings = _load(config_path)
+    try:
+        with _database(settings) as db:
+            row = retry(db, row_id_of(row_id), utcnow())
+    except RelayError as exc:
+        click.echo(f"error: {exc.message}", err=True)
+        sys.exit(1)
+    click.echo(f"inbox row {row['id']} queued again: store {row['store']} order {row['order_id']}")
+
+
+@main.group()
 def refunds() -> None:
     """Look at, cancel or re-price refund requests (the merchant pays them from their wallet)."""
 

@@ -49,7 +49,8 @@ class Worker:
     def open_inbox(self) -> None:
         """Open the invoices of queued orders until none is due, then wake the delivery job."""
         runtime = self.runtime
-        if open_all(self.db, self.settings, runtime.rates, runtime.address_usage):
+        notify = runtime.sender.tell_merchant
+        if open_all(self.db, self.settings, runtime.rates, runtime.address_usage, notify):
             self.wake_delivery()  # the payment link goes out now, not on the job's next tick
 
     def wake_inbox(self) -> None:

@@ -168,18 +168,21 @@ def test_a_rate_outage_delays_the_invoice_instead_of_losing_the_order(
     http.close()
 
 
-def test_a_row_whose_store_left_the_configuration_fails_and_is_counted(db: Database) -> None:
+def test_a_row_whose_store_left_the_configuration_is_a_dead_letter_and_is_counted(
+    db: Database,
+) -> None:
     settings = make_settings()
     Inbox(db).accept(order(store="closed"), "order.created", NOW)
     assert open_queued(db, settings, NOW, Rates(settings)) == 1
     (row,) = rows(db)
-    assert row.status == "failed" and "no store named 'closed'" in row.last_error
+    assert row.status == "dead" and "no store named 'closed'" in row.last_error
+    assert row.dead_at == NOW
     never = NOW + timedelta(days=1)
     assert open_queued(db, settings, never, Rates(settings)) == 0  # never tried again
     with db.transaction() as session:
-        assert counts(session) == {"queued": 0, "failed": 1}
+        assert counts(session) == {"queued": 0, "dead": 1}
     metrics = create_app(settings, db).test_client().get("/metrics").get_data(as_text=True)
-    assert 'relay_inbox_orders{status="failed"} 1.0' in metrics
+    assert 'relay_inbox_orders{status="dead"} 1.0' in metrics
 
 
 def test_a_claimed_row_waits_for_its_lease_then_opens_once(db: Database) -> None:
