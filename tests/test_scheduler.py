@@ -41,8 +41,7 @@ def test_an_outage_is_one_warning_while_it_lasts_and_one_when_it_ends(
         run()
     lines = records(caplog)
     assert [r.getMessage() for r in lines] == [
-        "job reconcile:shop failing, retrying on its next tick: "
-        "StorefrontError: store unreachable",
+        "job reconcile:shop failing, retrying on its next tick: StorefrontError: store unreachable",
         "job reconcile:shop recovered after 5 failed runs",
     ]
     assert all(r.exc_info is None for r in lines)
