@@ -87,6 +87,12 @@ def _read_relay(reader: _Reader, data: Mapping[str, Any]) -> RelaySettings:
     ):
         reader.problem(f"{path}.delivery_retry_seconds", "must be a non-empty list of seconds ≥ 0")
         retry = list(DEFAULT_RETRY_SECONDS)
+    inbox_retry = table.get("inbox_retry_seconds", list(RelaySettings.inbox_retry_seconds))
+    if not isinstance(inbox_retry, list) or not all(
+        isinstance(v, int) and not isinstance(v, bool) and v >= 0 for v in inbox_retry
+    ):
+        reader.problem(f"{path}.inbox_retry_seconds", "must be a list of seconds ≥ 0")
+        inbox_retry = list(RelaySettings.inbox_retry_seconds)
     return RelaySettings(
         public_url=public_url,
         listen=listen,
@@ -100,6 +106,7 @@ def _read_relay(reader: _Reader, data: Mapping[str, Any]) -> RelaySettings:
         rate_max_age_seconds=reader.integer(table, "rate_max_age_seconds", path, 3600, 1),
         fiat_rates=_read_fiat_rates(reader, table, path),
         spool_dir=reader.string(table, "spool_dir", path, ""),
+        inbox_retry_seconds=tuple(inbox_retry),
         threads=_at_most(reader, table, "threads", path, RelaySettings.threads, 1, 256),
         connection_limit=_at_most(
             reader, table, "connection_limit", path, RelaySettings.connection_limit, 10, 100_000
@@ -274,6 +281,7 @@ def _read_chain(reader: _Reader, name: str, table: Mapping[str, Any]) -> ChainSe
         reorg_depth=reader.integer(table, "reorg_depth", path, 64, 1),
         assets=assets,
         multicall3=multicall3,
+        address_check_blocks=reader.integer(table, "address_check_blocks", path, 100_000, 0),
     )
 
 
@@ -312,7 +320,7 @@ def _read_store(
     known = {"platform", "base_url", "webhook_secret", "api_key", "api_secret", "payment_methods"}
     known |= {"xpub", "accept", "invoice_expiry_minutes", "monitoring_minutes", "webhooks"}
     known |= {"payment_tolerance_percent", "reconcile_seconds", "spec", "api_token"}
-    known |= {"renewal_invoice_expiry_minutes"}
+    known |= {"renewal_invoice_expiry_minutes", "first_address_index", "check_deposit_addresses"}
     reader.unknown(table, known, path)
     if not _NAME.match(name):
         reader.problem(path, "store name must be lowercase letters, digits, '-' or '_'")
@@ -353,6 +361,10 @@ def _read_store(
     if "payment_methods" in table and not methods:
         reader.problem(f"{path}.payment_methods", "needs at least one payment method id")
     expiry = reader.number(table, "invoice_expiry_minutes", path, 30.0)
+    check_addresses = table.get("check_deposit_addresses", True)
+    if not isinstance(check_addresses, bool):
+        reader.problem(f"{path}.check_deposit_addresses", "must be true or false")
+        check_addresses = True
     return StoreSettings(
         name=name,
         platform=platform,
@@ -375,6 +387,8 @@ def _read_store(
         renewal_invoice_expiry_minutes=reader.number(
             table, "renewal_invoice_expiry_minutes", path, expiry
         ),
+        first_address_index=reader.integer(table, "first_address_index", path, 0, 0),
+        check_deposit_addresses=check_addresses,
     )
 
 
