@@ -74,7 +74,11 @@ def reconcile_store(
             if inbound.kind != "order" or inbound.order is None:
                 continue
             try:
-                invoice, created = open_invoice(db, settings, inbound.order, now, rates)
+                # only orders without an invoice: an expired one is not reopened from here
+                # (a renewal order left unpaid would get a new invoice on every pass)
+                invoice, created = open_invoice(
+                    db, settings, inbound.order, now, rates, reopen=False
+                )
             except InvoiceError as exc:
                 log.warning(
                     "store %s order %s: no invoice: %s",

@@ -16,6 +16,9 @@ from sqlalchemy.exc import ArgumentError
 
 from relay.chain.constants import MULTICALL3_ADDRESS
 
+# a WooCommerce store with the relay-payments plugin reads plugin_specs/woocommerce-plugin.toml
+PLUGIN_SPEC = "woocommerce-plugin"
+
 
 @dataclass(frozen=True)
 class RelaySettings:
@@ -115,6 +118,14 @@ class StoreSettings:
     api_token: str = ""  # token-auth platforms (Shopify Admin API access token, bearer tokens)
     # minutes a subscription renewal's customer has to pay (a renewal link waits in an e-mail)
     renewal_invoice_expiry_minutes: float = 30.0
+    # the shipped spec the store reads instead of its `platform`'s own: relay/config.py gives a
+    # WooCommerce store with api_token and no REST keys "woocommerce-plugin" (a plugin store)
+    spec_platform: str = ""
+
+    @property
+    def is_plugin_store(self) -> bool:
+        """Tell whether this is a WooCommerce store served through the relay-payments plugin."""
+        return self.spec_platform == PLUGIN_SPEC
 
 
 @dataclass(frozen=True)

@@ -35,7 +35,7 @@ def test_a_version_1_database_gets_the_renewal_column_refunds_and_the_inbox(db: 
     db.create_schema()  # idempotent
     assert {"refunds", "inbox"} <= set(inspect(db.engine).get_table_names())
     with db.transaction() as session:
-        assert session.scalar(select(SchemaVersion.version)) == SCHEMA_VERSION == 3
+        assert session.scalar(select(SchemaVersion.version)) == SCHEMA_VERSION == 4
         invoice = find_invoice(session, "shop", "1")
         assert invoice is not None and invoice.subscription_id == ""
 
