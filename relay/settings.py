@@ -36,6 +36,11 @@ class RelaySettings:
     rate_max_age_seconds: int = 3600
     fiat_rates: tuple[str, ...] = ()
     spool_dir: str = ""
+    # the web server (waitress; relay/server.py)
+    threads: int = 8
+    connection_limit: int = 1000
+    channel_timeout_seconds: int = 30
+    trusted_proxy: str = ""
 
     def spool_directory(self) -> Path:
         """Return where `relay serve` spools accepted webhooks (relay/spool.py): `spool_dir`,
