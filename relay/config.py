@@ -269,6 +269,7 @@ def _read_chain(reader: _Reader, name: str, table: Mapping[str, Any]) -> ChainSe
         reorg_depth=reader.integer(table, "reorg_depth", path, 64, 1),
         assets=assets,
         multicall3=multicall3,
+        address_check_blocks=reader.integer(table, "address_check_blocks", path, 100_000, 0),
     )
 
 

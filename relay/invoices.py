@@ -20,7 +20,8 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, selectinload
 
-from relay.addresses import derive_address, xpub_id
+from relay.address_checks import Unchecked, UsageReader, prepare, take_index
+from relay.addresses import derive_address
 from relay.db import Database
 from relay.eip681 import payment_uri
 from relay.errors import InvoiceError, RateUnavailable
@@ -33,7 +34,7 @@ from relay.lifecycle import (
     check_transition,
     evaluate,
 )
-from relay.models import AddressCounter, Invoice, Payment, PaymentOption, PaymentState
+from relay.models import Invoice, Payment, PaymentOption, PaymentState
 from relay.order_invoices import (
     PAID,
     close_others,
@@ -87,6 +88,7 @@ def open_invoice(
     order: OrderData,
     now: datetime,
     rates: Rates,
+    usage: UsageReader | None = None,
     reopen: bool = True,
 ) -> tuple[Invoice, bool]:
     """Return the order's open invoice, opening one if it has none: (invoice, created).
@@ -94,33 +96,58 @@ def open_invoice(
     The order's invoice open or paid comes back; once the last one expired unpaid (or is
     invalid) a new one is opened, with a fresh address and rate, unless `reopen` is False
     (reconciliation, which only finds orders whose webhook never came: the current invoice comes
-    back). Options are priced at `rates` (the runtime's, relay/runtime.py). raises InvoiceError
+    back). Options are priced at `rates` (the runtime's, relay/runtime.py). With `usage` (the
+    runtime's `address_usage`), an xpub address is handed out only once checked unused on the
+    store's chains (relay/address_checks.py), unless the store turns
+    `check_deposit_addresses` off; without it (tests), unchecked. raises InvoiceError
     (nothing written) when the total is not positive, RateUnavailable (an InvoiceError) when no
-    option can be priced. Concurrent calls for one order open at most one invoice (the database's
-    `uq_invoice_open_order`). Options whose rate is unavailable are left out and listed in
-    `unavailable_options` with the reason.
+    option can be priced, ChainError when the address cannot be checked. Concurrent calls for
+    one order open at most one invoice (the database's `uq_invoice_open_order`). Options whose
+    rate is unavailable are left out and listed in `unavailable_options` with the reason.
     """
     store = settings.stores[order.store]
     check_order(order)
     for _ in range(OPEN_RETRIES):
         try:
-            with db.transaction() as session:
-                invoices = order_invoices(session, order.store, order.order_id)
-                existing = reusable_invoice(invoices) if reopen else current_invoice(invoices)
+            checked = usage is not None and bool(store.xpub) and store.check_deposit_addresses
+            if usage is not None and checked:
+                with db.transaction() as session:
+                    existing = _existing(session, order, reopen)
                 if existing is not None:
                     return existing, False
-                invoice = _build_invoice(session, settings, store, order, now, rates)
+                prepare(db, store, usage, now)  # chain reads: outside the transaction
+            with db.transaction() as session:
+                existing = _existing(session, order, reopen)
+                if existing is not None:
+                    return existing, False
+                invoice = _build_invoice(
+                    session,
+                    settings,
+                    store,
+                    order,
+                    now,
+                    rates,
+                    checked=checked,
+                )
                 session.add(invoice)
                 session.flush()
                 queue_event(session, settings, invoice, EventType.CREATED, now)
                 return invoice, True
         except IntegrityError:
             continue  # a concurrent delivery for the same order (or index) won; read it again
+        except Unchecked:
+            continue  # a concurrent invoice took the checked address: check the next one
     with db.transaction() as session:
         existing = find_invoice(session, order.store, order.order_id)
     if existing is None:
         raise InvoiceError("could not open the invoice: the database kept refusing it")
     return existing, False
+
+
+def _existing(session: Session, order: OrderData, reopen: bool) -> Invoice | None:
+    """Return the invoice opening the order gives back, or None when one is to be opened."""
+    invoices = order_invoices(session, order.store, order.order_id)
+    return reusable_invoice(invoices) if reopen else current_invoice(invoices)
 
 
 def _build_invoice(
@@ -130,6 +157,8 @@ def _build_invoice(
     order: OrderData,
     now: datetime,
     rates: Rates,
+    *,
+    checked: bool,
 ) -> Invoice:
     invoice_id = new_invoice_id()
     priced = []
@@ -154,7 +183,7 @@ def _build_invoice(
     if not priced:
         reasons = "; ".join(item["reason"] for item in unavailable)
         raise RateUnavailable("no payment option could be priced: " + reasons)
-    index = _next_address_index(session, store.xpub)
+    index = take_index(session, store, now, checked=checked)
     address = derive_address(store.xpub, index)
     expiry = (
         store.renewal_invoice_expiry_minutes
@@ -202,21 +231,6 @@ def _build_invoice(
     ]
     invoice.payments = []
     return invoice
-
-
-def _next_address_index(session: Session, xpub: str) -> int:
-    """Take the next derivation index for an xpub (row-locked; SQLite locks the database)."""
-    key = xpub_id(xpub)
-    counter = session.scalar(
-        select(AddressCounter).where(AddressCounter.xpub_id == key).with_for_update()
-    )
-    if counter is None:
-        counter = AddressCounter(xpub_id=key, next_index=0)
-        session.add(counter)
-    index = counter.next_index
-    counter.next_index = index + 1
-    session.flush()
-    return index
 
 
 def record_transfer(

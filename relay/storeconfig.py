@@ -41,6 +41,8 @@ STORE_KEYS = frozenset(
         "spec",
         "api_token",
         "renewal_invoice_expiry_minutes",
+        "first_address_index",
+        "check_deposit_addresses",
     ]
 )
 PLUGIN_PAYMENT_METHODS = ("relay",)  # the plugin's gateway id
@@ -163,6 +165,10 @@ def read_store(
             "(the plugin re-reads its pending orders itself); ignored"
         )
     api_token = reader.string(table, "api_token", path, None if needs_token else "")
+    check_addresses = table.get("check_deposit_addresses", True)
+    if not isinstance(check_addresses, bool):
+        reader.problem(f"{path}.check_deposit_addresses", "must be true or false")
+        check_addresses = True
     reported = any(key == f"{path}.api_token" for key, _ in reader.problems)
     if plugin and not api_token and not reported:
         reader.problem(f"{path}.api_token", "must not be empty (the plugin's settings hold it too)")
@@ -188,5 +194,7 @@ def read_store(
         renewal_invoice_expiry_minutes=reader.number(
             table, "renewal_invoice_expiry_minutes", path, expiry
         ),
+        first_address_index=reader.integer(table, "first_address_index", path, 0, 0),
+        check_deposit_addresses=check_addresses,
         spec_platform=spec_platform,
     )
