@@ -238,19 +238,23 @@ class _QueuedRow:
 ADDED_COLUMNS = (
     ("invoices", "subscription_id", "VARCHAR(128) NOT NULL DEFAULT ''"),
     ("deliveries", "action", "VARCHAR(120) NOT NULL DEFAULT ''"),
+    ("inbox", "dead_at", "TIMESTAMP NULL"),
     ("invoices", "return_url", "VARCHAR(2000) NOT NULL DEFAULT ''"),
     ("invoices", "closed_by", "VARCHAR(40) NOT NULL DEFAULT ''"),
 )
+# Stored values renamed since: (table, column, old value, new value). Inbox rows an older relay
+# marked "failed" are dead letters now (relay/inbox.py), to be listed and retried as such.
+RENAMED_VALUES = (("inbox", "status", "failed", "dead"),)
 
 
-# Before schema version 4 an order had one invoice: this constraint said so.
+# Before schema version 5 an order had one invoice: this constraint said so.
 ONE_INVOICE_PER_ORDER = "uq_invoice_store_order"
 
 
 def _upgrade(engine: Engine) -> None:
     """Bring a database made by an older relay to the current schema (new tables come from
-    create_all): add the columns it lacks, drop the one-invoice-per-order constraint, and add
-    the invoices' indexes it lacks (the one-open-invoice-per-order index among them)."""
+    create_all): add the columns it lacks, rename stored values, drop the one-invoice-per-order
+    constraint, and add the invoices' indexes it lacks (one open invoice per order among them)."""
     for table, column, ddl in ADDED_COLUMNS:
         if _has_column(engine, table, column):
             continue
@@ -260,6 +264,12 @@ def _upgrade(engine: Engine) -> None:
         except DBAPIError:
             if not _has_column(engine, table, column):  # not another process's upgrade: real
                 raise
+    with engine.begin() as connection:
+        for table, column, old, new in RENAMED_VALUES:
+            connection.execute(
+                text(f"UPDATE {table} SET {column} = :new WHERE {column} = :old"),
+                {"old": old, "new": new},
+            )
     if engine.dialect.name == "sqlite":
         _rebuild_sqlite_invoices(engine)
     else:

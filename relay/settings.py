@@ -36,6 +36,7 @@ class RelaySettings:
     rate_max_age_seconds: int = 3600
     fiat_rates: tuple[str, ...] = ()
     spool_dir: str = ""
+    inbox_retry_seconds: tuple[int, ...] = (5, 30, 120, 300, 600, 1800, 3600)
     # the web server (waitress; relay/server.py)
     threads: int = 8
     connection_limit: int = 1000

@@ -201,10 +201,10 @@ def test_concurrent_opens_after_expiry_make_one_new_invoice(db: Database) -> Non
         assert session.scalar(select(func.count()).select_from(Invoice)) == 2
 
 
-def test_a_version_3_database_is_upgraded_to_several_invoices_per_order(db: Database) -> None:
+def test_a_version_4_database_is_upgraded_to_several_invoices_per_order(db: Database) -> None:
     settings = make_settings()
     first, _ = open_invoice(db, settings, order(), T0, Rates(settings))
-    make_version_3(db)
+    make_version_4(db)
     assert "uq_invoice_open_order" not in index_names(db)
     db.create_schema()
     db.create_schema()  # idempotent
@@ -223,8 +223,8 @@ def index_names(db: Database) -> set[str]:
     return {str(i["name"]) for i in inspect(db.engine).get_indexes("invoices")}
 
 
-def make_version_3(db: Database) -> None:
-    """Turn the invoices table back into schema version 3's: unique per (store, order id)."""
+def make_version_4(db: Database) -> None:
+    """Turn the invoices table back into schema version 4's: unique per (store, order id)."""
     with db.engine.connect() as connection:
         if db.is_sqlite:
             connection = connection.execution_options(relay_single_statements=True)
@@ -234,15 +234,15 @@ def make_version_3(db: Database) -> None:
                     "SELECT sql FROM sqlite_master WHERE name = 'invoices'"
                 ).scalar()
             )
-            old = ddl.replace("CREATE TABLE invoices", "CREATE TABLE invoices_v3", 1)
+            old = ddl.replace("CREATE TABLE invoices", "CREATE TABLE invoices_v4", 1)
             old = (
                 old.rstrip().rstrip(")")
                 + ", CONSTRAINT uq_invoice_store_order UNIQUE (store, order_id))"
             )
             connection.exec_driver_sql(old)
-            connection.exec_driver_sql("INSERT INTO invoices_v3 SELECT * FROM invoices")
+            connection.exec_driver_sql("INSERT INTO invoices_v4 SELECT * FROM invoices")
             connection.exec_driver_sql("DROP TABLE invoices")
-            connection.exec_driver_sql("ALTER TABLE invoices_v3 RENAME TO invoices")
+            connection.exec_driver_sql("ALTER TABLE invoices_v4 RENAME TO invoices")
             connection.exec_driver_sql("PRAGMA foreign_keys=ON")
         else:
             connection.exec_driver_sql("DROP INDEX uq_invoice_open_order")
