@@ -50,6 +50,7 @@ class RelaySettings:
     rate_max_age_seconds: int = 3600
     fiat_rates: tuple[str, ...] = ()
     spool_dir: str = ""
+    admin_session_minutes: int = 480  # how long a /admin sign-in lasts
 
     def spool_directory(self) -> Path:
         """Return where `relay serve` spools accepted webhooks (relay/spool.py): `spool_dir`,
@@ -99,6 +100,7 @@ class ChainSettings:
     reorg_depth: int
     assets: Mapping[str, AssetSettings]
     multicall3: str = MULTICALL3_ADDRESS
+    explorer_url: str = ""  # block explorer base, e.g. https://etherscan.io ("" = no links)
 
 
 @dataclass(frozen=True)
@@ -270,7 +272,7 @@ def _read_relay(reader: _Reader, data: Mapping[str, Any]) -> RelaySettings:
         {"public_url", "listen", "database_url", "secret_key", "admin_token"}
         | {"delivery_retry_seconds", "delivery_timeout_seconds", "coingecko_url"}
         | {"delivery_concurrency"}
-        | {"rate_max_age_seconds", "fiat_rates", "spool_dir"},
+        | {"rate_max_age_seconds", "fiat_rates", "spool_dir", "admin_session_minutes"},
         path,
     )
     public_url = reader.string(table, "public_url", path, "http://127.0.0.1:8080").rstrip("/")
@@ -306,6 +308,7 @@ def _read_relay(reader: _Reader, data: Mapping[str, Any]) -> RelaySettings:
         rate_max_age_seconds=reader.integer(table, "rate_max_age_seconds", path, 3600, 1),
         fiat_rates=_read_fiat_rates(reader, table, path),
         spool_dir=reader.string(table, "spool_dir", path, ""),
+        admin_session_minutes=reader.integer(table, "admin_session_minutes", path, 480, 1),
     )
 
 
@@ -399,7 +402,7 @@ def _read_asset(reader: _Reader, symbol: str, table: Mapping[str, Any], path: st
 def _read_chain(reader: _Reader, name: str, table: Mapping[str, Any]) -> ChainSettings:
     path = f"chains.{name}"
     known = {"rpc_urls", "chain_id", "confirmations", "finality", "poll_seconds", "max_block_range"}
-    more = {"address_chunk_size", "reorg_depth", "multicall3", "assets"}
+    more = {"address_chunk_size", "reorg_depth", "multicall3", "assets", "explorer_url"}
     reader.unknown(table, known | more, path)
     if not _NAME.match(name):
         reader.problem(path, "chain name must be lowercase letters, digits, '-' or '_'")
@@ -442,6 +445,7 @@ def _read_chain(reader: _Reader, name: str, table: Mapping[str, Any]) -> ChainSe
         reorg_depth=reader.integer(table, "reorg_depth", path, 64, 1),
         assets=assets,
         multicall3=multicall3,
+        explorer_url=_url(reader, table, "explorer_url", path, ""),
     )
 
 

@@ -10,7 +10,7 @@ from flask import Flask
 from relay.config import Settings
 from relay.db import Database
 from relay.inbox import Inbox
-from relay.web import api, context, errors, hooks, ops, pay, refund, refunds_api, storeapi
+from relay.web import admin, api, context, errors, hooks, ops, pay, refund, refunds_api, storeapi
 
 
 def create_app(
@@ -34,5 +34,6 @@ def create_app(
     context.install(app, settings, database, Inbox(database, on_queued, spool_dir))
     for blueprint in (hooks, api, pay, storeapi, refund, refunds_api, ops):
         app.register_blueprint(blueprint.bp)
+    admin.init_app(app)
     errors.init_app(app)
     return app

@@ -26,7 +26,8 @@ bp = Blueprint("ops", __name__)
 READY_RPC_TIMEOUT_SECONDS = 3
 
 
-def _chains() -> dict[str, Web3Chain]:
+def chain_probes() -> dict[str, Web3Chain]:
+    """Return a chain client per configured chain with a short timeout, for probes of the head."""
     chains: dict[str, Web3Chain] | None = current_app.extensions.get("relay.chains")
     if chains is None:
         settings = settings_of(current_app)
@@ -54,7 +55,7 @@ def readyz() -> Any:
             session.execute(text("SELECT 1"))
     except Exception as exc:
         report["database"], ok = type(exc).__name__, False
-    for name, chain in _chains().items():
+    for name, chain in chain_probes().items():
         try:
             report["chains"][name] = {"head": chain.head()}
         except ChainUnavailable as exc:
@@ -125,7 +126,7 @@ class _StateCollector(Collector):
 def metrics() -> Response:
     """Expose Prometheus metrics (text format 0.0.4)."""
     heads = {}
-    for name, chain in _chains().items():
+    for name, chain in chain_probes().items():
         try:
             heads[name] = chain.head()
         except ChainUnavailable:
