@@ -188,8 +188,6 @@ def admin_client(app: Flask, token: str = ADMIN_TOKEN) -> Any:
     """Return a Flask test client signed in to the dashboard (/admin) with `token`."""
     client = app.test_client()
     form = client.get("/admin/sign-in").get_data(as_text=True)
-    answer = client.post(
-        "/admin/sign-in", data={"token": token, "csrf_token": csrf_token_of(form)}
-    )
+    answer = client.post("/admin/sign-in", data={"token": token, "csrf_token": csrf_token_of(form)})
     assert answer.status_code == 303, answer.get_data(as_text=True)
     return client
