@@ -32,9 +32,9 @@ from bench.common import (
     process_cpu_seconds,
 )
 from bench.store import BenchStore
+from devkit.harness import free_port, wait_for, write_config
 from relay.config import parse_settings
 from relay.db import Database
-from relay.devtools.harness import free_port, wait_for, write_config
 from relay.invoices import open_invoice
 from relay.models import Delivery, utcnow
 from relay.records import OrderData

@@ -18,7 +18,7 @@ from typing import Any
 
 from bip_utils import Bip39SeedGenerator, Bip44, Bip44Coins
 
-from relay.devtools import harness
+from devkit import harness
 
 REPO = Path(__file__).resolve().parents[1]
 # The BIP-39 test mnemonic, as in the tests: only its account xpub reaches the relay.

@@ -42,8 +42,8 @@ from bench.common import (
     percentile,
 )
 from bench.wsgi import CEILING_PATH
-from relay.devtools.harness import free_port, write_config
-from relay.devtools.woostore import WooStore, webhook_signature, wp_json_encode
+from devkit.harness import free_port, write_config
+from devkit.woocommerce import WooStore, webhook_signature, wp_json_encode
 
 LUA = Path(__file__).with_name("ingest.lua")
 HOOK_PATH = "/hooks/shop"

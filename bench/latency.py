@@ -38,9 +38,9 @@ from bench.common import (
     percentile,
 )
 from bench.store import BenchStore
+from devkit.devchain import Anvil, deploy_token, load_artifact, mint
+from devkit.harness import free_port, wait_for, write_config
 from relay.db import Database
-from relay.devtools.devchain import Anvil, deploy_token, load_artifact, mint
-from relay.devtools.harness import free_port, wait_for, write_config
 from relay.models import Invoice
 
 

@@ -26,10 +26,10 @@ from bench.common import (
     parser_for,
 )
 from bench.fixtures import insert_invoices
+from devkit.devchain import Anvil, deploy_token
+from devkit.harness import free_port, write_config
 from relay.config import parse_settings
 from relay.db import Database
-from relay.devtools.devchain import Anvil, deploy_token
-from relay.devtools.harness import free_port, write_config
 from relay.models import ChainCursor, utcnow
 
 MIB = 1024

@@ -11,7 +11,7 @@ Calls and bytes are counted by a requests adapter mounted on the HTTP session of
 client: `http` is HTTP requests (a JSON-RPC batch is one), `items` JSON-RPC calls (a batch of n
 counts n; a Multicall3 `eth_call` reading a chunk of balances counts one, as providers bill it);
 bytes are HTTP bodies (request, response), headers left out. The anvil node has Multicall3 at
-its canonical address (`relay.devtools.devchain.Anvil` installs it), as most real chains do, and
+its canonical address (`devkit.devchain.Anvil` installs it), as most real chains do, and
 each scan uses a new chain client, so each pays its one Multicall3 code check (`eth_getCode`).
 `rpc_s` is the time spent waiting for those HTTP answers, `wall_s` the whole scan (database
 included).
@@ -38,10 +38,10 @@ from bench.common import (
     parser_for,
 )
 from bench.fixtures import insert_invoices
+from devkit.devchain import Anvil, deploy_token, mint, transfer_token
 from relay.chain import Web3Chain
 from relay.config import Settings, parse_settings
 from relay.db import Database
-from relay.devtools.devchain import Anvil, deploy_token, mint, transfer_token
 from relay.models import Base, ChainCursor, Payment, utcnow
 from relay.watcher import scan_once
 

@@ -12,7 +12,7 @@ from wsgiref.types import StartResponse, WSGIEnvironment
 
 from werkzeug.wrappers import Request, Response
 
-from relay.devtools.woostore import WooStore
+from devkit.woocommerce import WooStore
 
 
 @dataclass(frozen=True)

@@ -370,7 +370,18 @@ def refunds_set_amount(config_path: str, refund_id: str, base_units: int) -> Non
 @click.option("--port", default=8080, show_default=True, help="Port of the relay's web server.")
 def demo(exit_when_done: bool, port: int) -> None:
     """Run everything locally: SQLite, an anvil chain, a demo WooCommerce store, one order paid."""
-    from relay.demo import run_demo
+    try:
+        # The demo lives in the development kit, a distribution of its own (not in the wheel).
+        from devkit.demo import run_demo
+    except ModuleNotFoundError as exc:
+        if exc.name is None or exc.name.partition(".")[0] != "devkit":
+            raise
+        click.echo(
+            "relay demo needs the development kit, which is not installed: from a checkout of "
+            "the repository run `make setup` (or `pip install -e ./devkit`).",
+            err=True,
+        )
+        sys.exit(2)
 
     _logging()
     logging.getLogger("relay").setLevel(logging.WARNING)

@@ -13,10 +13,10 @@ from typing import Any
 import pytest
 from bip_utils import Bip39SeedGenerator, Bip44, Bip44Coins
 
+from devkit.devchain import Anvil, deploy_token, mint
+from devkit.harness import free_port as free_port  # the tests import it from here
 from relay.config import Settings, parse_settings
 from relay.db import Database
-from relay.devtools.devchain import Anvil, deploy_token, mint
-from relay.devtools.harness import free_port as free_port  # the tests import it from here
 from relay.models import Base
 
 SHARED = Path(__file__).resolve().parents[1].parent / "shared"

@@ -21,13 +21,13 @@ from urllib.parse import parse_qs, urlsplit
 import requests
 from flask import Flask, request
 
+from devkit.devchain import Anvil, deploy_router, deploy_token, mint
+from devkit.woocommerce import WooStore
 from relay.addresses import xpub_id
 from relay.chain import ChainFeeds, Web3Chain
 from relay.config import parse_settings
 from relay.db import Database
 from relay.delivery import Sender, deliver_due
-from relay.devtools.devchain import Anvil, deploy_router, deploy_token, mint
-from relay.devtools.woostore import WooStore
 from relay.models import AddressCounter, Base, Refund, utcnow
 from relay.pricing import Rates
 from tests.conftest import ADMIN_TOKEN, MERCHANT_XPUB, WEBHOOK_SECRET, config_dict, database_url_for

@@ -13,10 +13,10 @@ import requests
 from flask import Flask
 from prometheus_client.parser import text_string_to_metric_families
 
+from devkit import harness
+from devkit.harness import write_config as write_config
 from relay.config import Settings
 from relay.db import Database
-from relay.devtools import harness
-from relay.devtools.harness import write_config as write_config
 from relay.inbox import open_all
 from relay.signing import hmac_sha256_base64
 from relay.web.app import create_app
@@ -61,7 +61,7 @@ def invoice_of(client: Any, store: str, order_id: str) -> dict[str, Any]:
 
 
 def wait_for(what: str, probe: Callable[[], T | None], timeout: float = TIMEOUT) -> T:
-    """Poll `probe` every 0.2 s until it returns something truthy (relay.devtools.harness)."""
+    """Poll `probe` every 0.2 s until it returns something truthy (devkit.harness)."""
     return harness.wait_for(what, probe, timeout, 0.2)
 
 
@@ -117,7 +117,7 @@ def reset_database(url: str) -> None:
 
 
 class RelayProcess(harness.RelayProcess):
-    """The relay as a real server process (relay.devtools.harness), with the admin API."""
+    """The relay as a real server process (devkit.harness), with the admin API."""
 
     STARTUP_TIMEOUT = 30.0
 

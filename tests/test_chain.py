@@ -15,9 +15,7 @@ from eth_abi.abi import encode
 from requests.adapters import HTTPAdapter
 from web3 import HTTPProvider, Web3
 
-from relay.chain import ChainUnavailable, Web3Chain, _aggregate3_balances
-from relay.config import MULTICALL3_ADDRESS, ChainSettings, parse_settings
-from relay.devtools.devchain import (
+from devkit.devchain import (
     Anvil,
     deploy_router,
     deploy_token,
@@ -26,6 +24,8 @@ from relay.devtools.devchain import (
     load_artifact,
     send_eth,
 )
+from relay.chain import ChainUnavailable, Web3Chain, _aggregate3_balances
+from relay.config import MULTICALL3_ADDRESS, ChainSettings, parse_settings
 from tests.conftest import config_dict
 
 ETH = 10**18  # one ether, in wei

@@ -20,8 +20,8 @@ import requests
 from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler, make_server
 from werkzeug.wrappers import Request, Response
 
+from devkit.devchain import Anvil, send_eth
 from relay.config import StoreSettings, parse_settings
-from relay.devtools.devchain import Anvil, send_eth
 from relay.inbound import read_order
 from relay.specs import clear_spec_cache, load_spec
 from relay.storefront import StorefrontClient

@@ -15,6 +15,7 @@ from requests.auth import HTTPBasicAuth
 from requests_oauthlib import OAuth1
 from sqlalchemy import select
 
+from devkit.woocommerce import WooStore
 from relay.config import Settings
 from relay.db import Database
 from relay.delivery import (
@@ -25,7 +26,6 @@ from relay.delivery import (
     redeliver,
     send_claimed,
 )
-from relay.devtools.woostore import WooStore
 from relay.errors import StorefrontError
 from relay.inbound import read_order
 from relay.invoices import open_invoice

@@ -27,3 +27,15 @@ def test_demo_pays_one_order_end_to_end() -> None:
         assert step in out, out
     tx = out.split("[payment] customer paid: tx ")[1].split()[0]
     assert f"transaction_id {tx}" in out
+
+
+def test_demo_without_the_development_kit_says_how_to_install_it() -> None:
+    # `None` in sys.modules makes `import devkit` fail as if it were not installed.
+    code = "import sys; sys.modules['devkit'] = None; from relay.cli import main; main(['demo'])"
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=60
+    )
+    assert result.returncode == 2, result.stdout + result.stderr
+    assert "pip install -e ./devkit" in result.stderr
+    assert "make setup" in result.stderr
+    assert "Traceback" not in result.stderr

@@ -1,4 +1,4 @@
-"""Tests of relay.devtools.devchain and compile_contracts against a real anvil node.
+"""Tests of devkit.devchain and compile_contracts against a real anvil node.
 
 Needs `npm ci` (anvil and solc from node_modules). One anvil serves the whole module; tests that
 need their own mining mode start a short-lived one.
@@ -19,8 +19,8 @@ from web3 import Web3
 from web3.contract import Contract
 from web3.logs import DISCARD
 
-from relay.devtools import compile_contracts, devchain
-from relay.devtools.devchain import (
+from devkit import compile_contracts, devchain
+from devkit.devchain import (
     Anvil,
     batch_transfer,
     deploy_router,
@@ -88,10 +88,11 @@ def test_committed_artifacts_are_what_compile_contracts_produces(tmp_path: Path)
         "TestPriceFeed.json",
         "TestToken.json",
     ]
-    for name in compile_contracts.CONTRACT_NAMES:
+    for build in compile_contracts.BUILDS:
+        name = build.name
         fresh = json.loads((tmp_path / f"{name}.json").read_text())
-        committed = load_artifact(name)
-        source = (compile_contracts.CONTRACTS_DIR / f"{name}.sol").read_bytes()
+        committed = json.loads(build.artifact.read_text())
+        source = build.source.read_bytes()
         assert committed["source_sha256"] == hashlib.sha256(source).hexdigest(), name
         assert fresh["source_sha256"] == committed["source_sha256"], name
         assert fresh["abi"] == committed["abi"], name
@@ -100,11 +101,14 @@ def test_committed_artifacts_are_what_compile_contracts_produces(tmp_path: Path)
         assert fresh["compiler"] == committed["compiler"], name
         assert committed["compiler"].startswith("solc 0.8.37+"), name
         # Byte for byte, so that recompiling never produces a spurious diff.
-        committed_text = (compile_contracts.CONTRACTS_DIR / f"{name}.json").read_text()
+        committed_text = build.artifact.read_text()
         assert (tmp_path / f"{name}.json").read_text() == committed_text, name
 
 
 def test_load_artifact() -> None:
+    assert load_artifact("Multicall3") == json.loads(
+        (compile_contracts.CONTRACTS_DIR / "Multicall3.json").read_text()
+    )
     artifact = load_artifact("TestToken")
     assert set(artifact) == {"abi", "bytecode", "compiler", "source_sha256"}
     assert artifact["bytecode"].startswith("0x")

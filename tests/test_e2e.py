@@ -15,8 +15,8 @@ from collections.abc import Iterator
 import pytest
 import requests
 
-from relay.devtools.devchain import Anvil, send_eth, transfer_token
-from relay.devtools.woostore import WooStore
+from devkit.devchain import Anvil, send_eth, transfer_token
+from devkit.woocommerce import WooStore
 from tests.conftest import WEBHOOK_SECRET, config_dict, database_url_for
 from tests.support import (
     RelayProcess,

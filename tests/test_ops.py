@@ -7,10 +7,10 @@ from decimal import Decimal
 
 from prometheus_client.parser import text_string_to_metric_families
 
+from devkit.devchain import Anvil
 from relay.chain import Web3Chain
 from relay.config import parse_settings
 from relay.db import Database
-from relay.devtools.devchain import Anvil
 from relay.invoices import open_invoice
 from relay.records import OrderData
 from relay.watcher import scan_once

@@ -28,8 +28,8 @@ from playwright.sync_api import (
     sync_playwright,
 )
 
-from relay.devtools.devchain import Anvil, transfer_token
-from relay.devtools.woostore import WooStore
+from devkit.devchain import Anvil, transfer_token
+from devkit.woocommerce import WooStore
 from tests.conftest import WEBHOOK_SECRET, config_dict, database_url_for
 from tests.support import RelayProcess, relay_address, relay_process, wait_for
 from tests.test_pay import parse_uris

@@ -10,9 +10,9 @@ from typing import Any
 import pytest
 from flask import Flask, jsonify, request
 
+from devkit.devchain import Anvil, deploy_price_feed, set_feed_answer
 from relay.chain import ChainFeeds, Web3Chain
 from relay.config import AssetSettings, Settings, parse_settings
-from relay.devtools.devchain import Anvil, deploy_price_feed, set_feed_answer
 from relay.errors import RateUnavailable
 from relay.pricing import Rates, from_base_units, to_base_units
 from tests.conftest import config_dict, free_port

@@ -8,10 +8,10 @@ import pytest
 import requests
 from sqlalchemy import select
 
+from devkit.woocommerce import WooStore
 from relay.config import Settings
 from relay.db import Database
 from relay.delivery import Sender, deliver_due
-from relay.devtools.woostore import WooStore
 from relay.invoices import find_invoice
 from relay.models import Delivery, Invoice, utcnow
 from relay.outbox import queue_event

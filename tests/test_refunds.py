@@ -17,8 +17,8 @@ import pytest
 import requests
 from click.testing import CliRunner
 
+from devkit.devchain import send_eth, transfer_token
 from relay.cli import main
-from relay.devtools.devchain import send_eth, transfer_token
 from relay.models import Delivery
 from tests.live_shop import USDC, LiveShop, dev_chain, live_shop, parse_uri
 from tests.test_scenarios import Chain

@@ -17,10 +17,10 @@ import pytest
 import requests
 from flask.testing import FlaskClient
 
+from devkit.shopify import ShopifyStore, webhook_hmac
 from relay.config import Settings, parse_settings
 from relay.db import Database
 from relay.delivery import Sender, deliver_due
-from relay.devtools.shopify_store import ShopifyStore, webhook_hmac
 from relay.invoices import find_invoice
 from relay.links import payment_token
 from relay.models import Invoice, Refund, utcnow

@@ -20,8 +20,8 @@ import psycopg
 import pytest
 import requests
 
-from relay.devtools.devchain import Anvil, deploy_token, mint, transfer_token
-from relay.devtools.woostore import WooStore
+from devkit.devchain import Anvil, deploy_token, mint, transfer_token
+from devkit.woocommerce import WooStore
 from tests.conftest import WEBHOOK_SECRET, config_dict, database_url_for
 from tests.support import (
     RelayProcess,

@@ -20,12 +20,7 @@ from typing import Any
 
 import pytest
 
-from relay.addresses import xpub_id
-from relay.chain import ChainFeeds, Web3Chain
-from relay.config import Settings, parse_settings
-from relay.db import Database
-from relay.delivery import Sender, deliver_due
-from relay.devtools.devchain import (
+from devkit.devchain import (
     Anvil,
     batch_transfer,
     deploy_router,
@@ -36,7 +31,12 @@ from relay.devtools.devchain import (
     transfer_then_revert,
     transfer_token,
 )
-from relay.devtools.woostore import WooStore
+from devkit.woocommerce import WooStore
+from relay.addresses import xpub_id
+from relay.chain import ChainFeeds, Web3Chain
+from relay.config import Settings, parse_settings
+from relay.db import Database
+from relay.delivery import Sender, deliver_due
 from relay.invoices import load_invoice, open_invoice
 from relay.models import AddressCounter, Base, Invoice
 from relay.pricing import Rates

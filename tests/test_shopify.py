@@ -1,6 +1,6 @@
 """Shopify through its spec: REST webhook in, GraphQL `orderMarkAsPaid` out, over real HTTP.
 
-The store is the Shopify Admin API emulator (relay/devtools/shopify_store.py); orders are the
+The store is the Shopify Admin API emulator (devkit.shopify); orders are the
 REST fixture from Shopify's own Python library (samples/shopify_rest_order_fixture.json).
 """
 
@@ -18,10 +18,10 @@ import pytest
 import requests
 from flask.testing import FlaskClient
 
+from devkit.devchain import Anvil, transfer_token
+from devkit.shopify import ShopifyStore, webhook_hmac
 from relay.config import StoreSettings, parse_settings
 from relay.db import Database
-from relay.devtools.devchain import Anvil, transfer_token
-from relay.devtools.shopify_store import ShopifyStore, webhook_hmac
 from relay.inbound import read_order
 from relay.specs import load_spec
 from relay.storefront import StorefrontClient

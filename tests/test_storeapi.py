@@ -20,9 +20,9 @@ from flask.testing import FlaskClient
 from werkzeug.serving import WSGIRequestHandler, make_server
 from werkzeug.wrappers import Request, Response
 
+from devkit.devchain import Anvil, transfer_token
 from relay.config import parse_settings
 from relay.db import Database
-from relay.devtools.devchain import Anvil, transfer_token
 from relay.signing import sign_standard_webhook, verify_standard_webhook
 from tests.conftest import config_dict, database_url_for
 from tests.support import invoice_of, relay_address, relay_app, relay_process, wait_for

@@ -8,11 +8,11 @@ from decimal import Decimal
 import pytest
 from sqlalchemy import select
 
+from devkit.devchain import Anvil, deploy_token, mint, send_eth, transfer_token
 from relay.addresses import xpub_id
 from relay.chain import Web3Chain
 from relay.config import Settings
 from relay.db import Database
-from relay.devtools.devchain import Anvil, deploy_token, mint, send_eth, transfer_token
 from relay.invoices import load_invoice, open_invoice
 from relay.models import AddressCounter, ChainCursor, Delivery, Invoice, utcnow
 from relay.records import OrderData

@@ -15,10 +15,10 @@ import pytest
 from flask import Flask, request
 from standardwebhooks.webhooks import Webhook
 
+from devkit.woocommerce import WooStore
 from relay.config import Settings, parse_settings
 from relay.db import Database
 from relay.delivery import Sender, deliver_due
-from relay.devtools.woostore import WooStore
 from relay.invoices import open_invoice
 from relay.models import Invoice, utcnow
 from relay.outbox import queue_event

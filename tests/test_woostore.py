@@ -1,4 +1,4 @@
-"""Tests for relay.devtools.woostore, the WooCommerce REST v3 + webhooks emulator (real HTTP)."""
+"""Tests for devkit.woocommerce, the WooCommerce REST v3 + webhooks emulator (real HTTP)."""
 
 from __future__ import annotations
 
@@ -20,7 +20,7 @@ from requests_oauthlib import OAuth1
 from werkzeug.serving import WSGIRequestHandler, make_server
 from werkzeug.wrappers import Request, Response
 
-from relay.devtools.woostore import (
+from devkit.woocommerce import (
     HOOKSHOT_USER_AGENT,
     WooStore,
     webhook_signature,

@@ -1,35 +1,4 @@
-"""Emulate a Shopify store over real HTTP: Admin API (REST orders, a GraphQL subset) and webhooks.
-
-The relay talks to it as to a real shop. Facts from `/work/shared/reference/protocols.md` §3:
-
-* Webhooks (§3.1, §3.2): POST of the REST order resource (no `{"order": …}` envelope) with
-  `X-Shopify-Topic`, `X-Shopify-Hmac-Sha256` = base64(HMAC-SHA256(app client secret, raw body)),
-  `X-Shopify-Shop-Domain`, `X-Shopify-API-Version`, `X-Shopify-Webhook-Id`, `X-Shopify-Event-Id`
-  (the same on every retry), `X-Shopify-Triggered-At`; success = 2xx within 5 s; failures are
-  retried with the original payload (here after `retry_delays`, instead of 8 times over 4 h).
-  Topics: `orders/create`, `orders/updated` (every change), `orders/paid`, `refunds/create`
-  (the REST Refund resource: `{id, order_id, note, transactions: [{kind: "refund", status,
-  amount, currency, gateway}], refund_line_items: []}`; `refund_order`).
-* Admin API auth: header `X-Shopify-Access-Token`; missing or wrong → 401 `{"errors": "[API]
-  Invalid API key or access token (unrecognized login or wrong password)"}`.
-* REST `GET /admin/api/<version>/orders/<id>.json` → `{"order"}` (404 `{"errors": "Not Found"}`)
-  and `GET …/orders.json` with `status` (open|closed|cancelled|any, default open),
-  `financial_status` (any|unpaid|one status), `updated_at_min`, `limit` (default 50, at most
-  250) and cursor pages: `Link: <…?limit=…&page_info=…>; rel="next"`; a `page_info` request takes
-  no filter but `limit` (400 otherwise) [inferred from shopify.dev "paginating REST" docs].
-* GraphQL `POST /admin/api/<version>/graphql.json` `{"query", "variables"}`: the mutations
-  `orderMarkAsPaid(input: $input)` and `orderUpdate(input: $input)` (note, tags,
-  customAttributes) and the query `order(id: $id)`. Arguments must be variables; the answer has a
-  fixed selection (id, name, displayFinancialStatus, note, tags, totalOutstandingSet), not the
-  one asked for. `orderMarkAsPaid` works only with an outstanding balance and not already paid;
-  it records a sale for the full outstanding amount and fires `orders/paid` + `orders/updated`.
-  Refused input comes back as `userErrors` with HTTP 200; a throttled request as HTTP 200 with
-  `errors[].extensions.code == "THROTTLED"` (`throttle_next`).
-
-Not emulated: checkout, products, inventory, fulfilment, refund line items and the refund
-routes of the Admin API, the leaky-bucket cost model,
-HTTPS, `fields=`/`since_id` parameters, GraphQL beyond the operations named above.
-"""
+"""`ShopifyStore`: one emulated Shopify shop on loopback (see the package docstring)."""
 
 from __future__ import annotations
 
@@ -39,23 +8,23 @@ import hashlib
 import hmac
 import json
 import re
-import threading
 import time
 import uuid
-from collections.abc import Callable, Iterable
-from datetime import UTC, datetime
+from collections.abc import Iterable
+from datetime import datetime
 from decimal import Decimal
-from types import TracebackType
-from typing import Any, Self
+from typing import Any
 from urllib.parse import urlencode
+from wsgiref.types import StartResponse, WSGIEnvironment
 
-import requests
-from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler, make_server
 from werkzeug.wrappers import Request, Response
+
+from devkit.serving import LoopbackServer, post
+from devkit.shopify.graphql import GraphQL, now_iso
 
 API_VERSION = "2025-07"
 SHOP_DOMAIN = "relay-test.myshopify.com"
-FIRST_ORDER_ID = 820982911946154508  # above 2**53, as real Shopify ids are (§3.1)
+FIRST_ORDER_ID = 820982911946154508  # above 2**53, as real Shopify ids are
 BAD_TOKEN = "[API] Invalid API key or access token (unrecognized login or wrong password)"
 FINANCIAL_STATUSES = (
     "pending",
@@ -88,16 +57,7 @@ def webhook_hmac(secret: str, body: bytes) -> str:
     return base64.b64encode(digest).decode()
 
 
-def _now_iso() -> str:
-    return datetime.now(UTC).isoformat(timespec="seconds")
-
-
-class _Quiet(WSGIRequestHandler):
-    def log_request(self, code: int | str = "-", size: int | str = "-") -> None:
-        return
-
-
-class ShopifyStore:
+class ShopifyStore(LoopbackServer):
     """One Shopify shop on 127.0.0.1: orders, Admin API, webhook subscriptions.
 
     Public records (append-only): `requests` (method, path, query, json, token, status) for each
@@ -113,67 +73,23 @@ class ShopifyStore:
         webhook_delay: float = 0.2,
         retry_delays: tuple[float, ...] = (0.5, 1.0),
     ) -> None:
+        super().__init__()
         self.access_token = access_token
         self.client_secret = client_secret
         self.webhook_delay = webhook_delay
         self.retry_delays = retry_delays
-        self.base_url = ""
         self.requests: list[dict[str, Any]] = []
         self.deliveries: list[dict[str, Any]] = []
         self._orders: dict[int, dict[str, Any]] = {}
         self._subscriptions: list[dict[str, Any]] = []
         self._queue: list[tuple[float, dict[str, Any]]] = []
-        self._lock = threading.RLock()
-        self._cond = threading.Condition(self._lock)
         self._next_id = FIRST_ORDER_ID
         self._next_number = 1001
         self._throttle = 0
         self._failures: list[int] = []
-        self._stopping = False
-        self._server: BaseWSGIServer | None = None
-        self._threads: list[threading.Thread] = []
+        self._graphql_api = GraphQL(self._cond, self._orders, self._fire)
 
-    # ---------------------------------------------------------------- lifecycle
-
-    def start(self) -> str:
-        """Serve on a free loopback port in background threads; return `base_url`."""
-        server = make_server("127.0.0.1", 0, self._wsgi, threaded=True, request_handler=_Quiet)
-        self._server = server
-        self.base_url = f"http://127.0.0.1:{server.server_port}"
-        self._stopping = False
-        self._threads = [
-            threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}),
-            threading.Thread(target=self._deliver_loop),
-        ]
-        for thread in self._threads:
-            thread.daemon = True
-            thread.start()
-        return self.base_url
-
-    def stop(self) -> None:
-        """Stop serving and delivering; queued webhooks are dropped."""
-        with self._cond:
-            self._stopping = True
-            self._cond.notify_all()
-        if self._server is not None:
-            self._server.shutdown()
-            self._server.server_close()
-            self._server = None
-        for thread in self._threads:
-            thread.join()
-        self._threads = []
-
-    def __enter__(self) -> Self:
-        self.start()
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.stop()
+    thread_names = ("shopify-http", "shopify-webhooks")
 
     # ---------------------------------------------------------------- test controls
 
@@ -197,7 +113,7 @@ class ShopifyStore:
             order_id, number = self._next_id, self._next_number
             self._next_id += 1
             self._next_number += 1
-            now = _now_iso()
+            now = now_iso()
             order.update(
                 id=order_id,
                 admin_graphql_api_id=f"gid://shopify/Order/{order_id}",
@@ -228,7 +144,7 @@ class ShopifyStore:
         """Change an order as the merchant would in the admin; fires `orders/updated`."""
         with self._lock:
             order = self._orders[int(order_id)]
-            order.update(fields, updated_at=_now_iso())
+            order.update(fields, updated_at=now_iso())
             self._fire("orders/updated", order)
             return copy.deepcopy(order)
 
@@ -251,7 +167,7 @@ class ShopifyStore:
                 raise ValueError("Refund amount must be positive and at most what was paid")
             refund_id = self._next_id
             self._next_id += 1
-            now = _now_iso()
+            now = now_iso()
             refund = {
                 "id": refund_id,
                 "admin_graphql_api_id": f"gid://shopify/Refund/{refund_id}",
@@ -301,14 +217,14 @@ class ShopifyStore:
     def _fire(self, topic: str, order: dict[str, Any]) -> None:
         body = json.dumps(order, separators=(",", ":")).encode()  # the payload at event time
         event = {"topic": topic, "order_id": order.get("order_id", order["id"]), "body": body}
-        event |= {"event_id": str(uuid.uuid4()), "at": _now_iso()}
+        event |= {"event_id": str(uuid.uuid4()), "at": now_iso()}
         for subscription in self._subscriptions:
             if subscription["topic"] == topic:
                 job = dict(event, address=subscription["address"], attempt=1)
                 self._queue.append((time.monotonic() + self.webhook_delay, job))
         self._cond.notify_all()
 
-    def _deliver_loop(self) -> None:
+    def _work(self) -> None:
         """Send due webhooks one at a time (Shopify delivers asynchronously) until stopped."""
         while True:
             with self._cond:
@@ -338,16 +254,11 @@ class ShopifyStore:
         }
         record = {k: job[k] for k in ("topic", "order_id", "address", "attempt")}
         record |= {"headers": headers, "body": job["body"], "status_code": None, "error": None}
-        try:
-            answer = requests.post(
-                job["address"],
-                data=job["body"],
-                headers=headers,
-                timeout=WEBHOOK_TIMEOUT,
-                allow_redirects=False,
-            )
-            record["status_code"] = answer.status_code
-        except requests.RequestException as exc:
+        status_code, exc = post(
+            job["address"], job["body"], headers, WEBHOOK_TIMEOUT, redirects=False
+        )
+        record["status_code"] = status_code
+        if exc is not None:
             record["error"] = type(exc).__name__
         with self._cond:
             self.deliveries.append(record)
@@ -359,7 +270,7 @@ class ShopifyStore:
 
     # ---------------------------------------------------------------- HTTP
 
-    def _wsgi(self, environ: Any, start_response: Any) -> Any:
+    def _wsgi(self, environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
         request = Request(environ)
         status, payload, headers = self._handle(request)
         response = Response(json.dumps(payload), status=status, mimetype="application/json")
@@ -458,115 +369,7 @@ class ShopifyStore:
                 error = {"message": "Throttled", "extensions": {"code": "THROTTLED"}}
                 return 200, {"errors": [error]}, []
         query, variables = body["query"], body.get("variables") or {}
-        root = re.search(r"\{\s*(\w+)\s*(\(([^)]*)\))?", query)
-        if root is None:
-            return 200, _graphql_error("Parse error: no selection"), []
-        field, arguments = root.group(1), root.group(3) or ""
-        args: dict[str, Any] = {}
-        for name, value in re.findall(r"(\w+)\s*:\s*(\S+?)\s*(?:,|$)", arguments):
-            if not value.startswith("$"):
-                return 200, _graphql_error("this emulator reads arguments from variables only"), []
-            args[name] = variables.get(value[1:])
-        handlers: dict[str, Callable[[dict[str, Any]], Any]] = {
-            "orderMarkAsPaid": self._mark_as_paid,
-            "orderUpdate": self._order_update,
-            "order": self._order_query,
-        }
-        handler = handlers.get(field)
-        if handler is None:
-            return 200, _graphql_error(f"Field '{field}' doesn't exist on type 'Mutation'"), []
-        with self._lock:
-            try:
-                return 200, {"data": {field: handler(args)}}, []
-            except _GraphQLError as exc:
-                return 200, _graphql_error(str(exc)), []
-
-    def _find(self, gid: Any) -> dict[str, Any] | None:
-        match = re.fullmatch(r"gid://shopify/Order/(\d+)", gid if isinstance(gid, str) else "")
-        if match is None:
-            raise _GraphQLError(f"Invalid global id '{gid}'")
-        return self._orders.get(int(match.group(1)))
-
-    def _mark_as_paid(self, args: dict[str, Any]) -> dict[str, Any]:
-        given = args.get("input")
-        if not isinstance(given, dict) or set(given) != {"id"}:
-            raise _GraphQLError(
-                "Variable $input of type OrderMarkAsPaidInput! was provided invalid value"
-            )
-        order = self._find(given["id"])
-        if order is None:
-            return {"order": None, "userErrors": [_user_error("Order does not exist")]}
-        outstanding = Decimal(str(order.get("total_outstanding") or "0"))
-        if order["financial_status"] == "paid" or outstanding <= 0:
-            return {
-                "order": _gql_order(order),
-                "userErrors": [_user_error("Order cannot be marked as paid.")],
-            }
-        order["transactions"].append(
-            {"kind": "sale", "status": "success", "amount": str(outstanding), "gateway": "manual"}
-        )
-        order.update(financial_status="paid", total_outstanding="0.00", updated_at=_now_iso())
-        self._fire("orders/paid", order)
-        self._fire("orders/updated", order)
-        return {"order": _gql_order(order), "userErrors": []}
-
-    def _order_update(self, args: dict[str, Any]) -> dict[str, Any]:
-        given = args.get("input")
-        known = {"id", "note", "tags", "customAttributes", "email"}
-        if not isinstance(given, dict) or "id" not in given or set(given) - known:
-            raise _GraphQLError("Variable $input of type OrderInput! was provided invalid value")
-        order = self._find(given["id"])
-        if order is None:
-            return {"order": None, "userErrors": [_user_error("Order does not exist")]}
-        if "note" in given:
-            order["note"] = given["note"]
-        if "email" in given:
-            order["email"] = given["email"]
-        if "tags" in given:
-            order["tags"] = ", ".join(_strings(given["tags"]))
-        if "customAttributes" in given:
-            order["note_attributes"] = [
-                {"name": a.get("key"), "value": a.get("value")} for a in given["customAttributes"]
-            ]
-        order["updated_at"] = _now_iso()
-        self._fire("orders/updated", order)
-        return {"order": _gql_order(order), "userErrors": []}
-
-    def _order_query(self, args: dict[str, Any]) -> dict[str, Any] | None:
-        order = self._find(args.get("id"))
-        return _gql_order(order) if order is not None else None
-
-
-class _GraphQLError(Exception):
-    """A request-level GraphQL error (top-level `errors`)."""
-
-
-def _graphql_error(message: str) -> dict[str, Any]:
-    return {"errors": [{"message": message, "locations": [{"line": 1, "column": 1}]}]}
-
-
-def _user_error(message: str) -> dict[str, Any]:
-    return {"field": ["id"], "message": message}
-
-
-def _strings(value: Any) -> Iterable[str]:
-    return [str(v) for v in value] if isinstance(value, list) else [str(value)]
-
-
-def _gql_order(order: dict[str, Any]) -> dict[str, Any]:
-    return {
-        "id": order["admin_graphql_api_id"],
-        "name": order["name"],
-        "displayFinancialStatus": str(order["financial_status"]).upper(),
-        "note": order.get("note"),
-        "tags": [t.strip() for t in str(order.get("tags") or "").split(",") if t.strip()],
-        "totalOutstandingSet": {
-            "shopMoney": {
-                "amount": order.get("total_outstanding"),
-                "currencyCode": order.get("currency"),
-            }
-        },
-    }
+        return 200, self._graphql_api.execute(query, variables), []
 
 
 def _matches(order: dict[str, Any], args: dict[str, str]) -> bool:

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any, Self, TypeVar
 
 import requests
+import tomli_w
 
 T = TypeVar("T")
 
@@ -39,11 +40,7 @@ def wait_for(what: str, probe: Callable[[], T | None], timeout: float, every: fl
 
 
 def write_config(data: dict[str, Any], path: Path) -> Path:
-    """Write a config document as TOML to `path`; return the path (tomli-w, a dev dependency:
-    `pip install -e ".[dev]"`; imported here so that `relay demo` needs only the relay's own
-    dependencies)."""
-    import tomli_w
-
+    """Write a config document as TOML to `path`; return the path."""
     path.write_text(tomli_w.dumps(data))
     return path
 

@@ -1,20 +1,21 @@
-"""Compile the dev-chain Solidity sources into the JSON artifacts committed next to them.
+"""Compile Solidity sources into the JSON artifacts committed next to them.
 
-The dev chain (`relay.devtools.devchain`) deploys real contracts, but neither the tests nor
-`relay demo` should need a Solidity compiler: they load the committed artifacts
-`relay/devtools/contracts/<Name>.json`. This module regenerates those artifacts with the npm
-package `solc` (solcjs, pinned in package.json, installed by `npm ci`), driven through its JS API
-by a tiny inline Node script, so no compiler binary is ever downloaded.
+The dev chain (`devkit.devchain`) deploys real contracts, but neither the tests nor `relay demo`
+should need a Solidity compiler: they load committed artifacts. This module regenerates them with
+the npm package `solc` (solcjs, pinned in package.json, installed by `npm ci`), driven through its
+JS API by a tiny inline Node script, so no compiler binary is ever downloaded. What it builds is
+the list `BUILDS` of source -> artifact pairs (today the dev contracts in `devkit/contracts/`);
+building one more contract is one more `Build(...)` line there.
 
 Run it after editing a `.sol` file and commit the result::
 
     npm ci
-    python -m relay.devtools.compile_contracts            # rewrite the committed artifacts
-    python -m relay.devtools.compile_contracts --check    # exit 1 if they are stale
+    python -m devkit.compile_contracts            # rewrite the committed artifacts
+    python -m devkit.compile_contracts --check    # exit 1 if they are stale
 
 Each artifact is ``{"abi": [...], "bytecode": "0x...", "compiler": "solc <version>",
 "source_sha256": "<sha256 hex of the .sol file>"}``; a contract the dev chain installs with
-`anvil_setCode` instead of deploying it (RUNTIME_CONTRACTS: Multicall3) also carries
+`anvil_setCode` instead of deploying it (`runtime=True`: Multicall3) also carries
 ``"deployed_bytecode": "0x..."``, its runtime code. The output is deterministic: the same
 sources and compiler give byte-identical files, which the tests verify.
 """
@@ -28,20 +29,41 @@ import shutil
 import subprocess
 import sys
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from devkit import REPO_ROOT
+
 CONTRACTS_DIR = Path(__file__).resolve().parent / "contracts"
-"""Directory holding the `.sol` sources and the committed `.json` artifacts."""
+"""Directory holding the dev contracts' `.sol` sources and their committed `.json` artifacts."""
 
-REPO_ROOT = Path(__file__).resolve().parent.parent.parent
-"""Repository root: the parent of the `relay` package directory (where node_modules/ lives)."""
 
-CONTRACT_NAMES: tuple[str, ...] = ("TestToken", "PaymentRouter", "TestPriceFeed", "Multicall3")
-"""Contracts to build; each comes from `<Name>.sol` and is written to `<Name>.json`."""
+@dataclass(frozen=True)
+class Build:
+    """One contract to build: `name` (the contract in `source`), its `.sol` file, its `.json`."""
 
-RUNTIME_CONTRACTS: tuple[str, ...] = ("Multicall3",)
-"""Contracts whose artifact also holds `deployed_bytecode` (runtime code, for anvil_setCode)."""
+    name: str
+    source: Path
+    artifact: Path
+    runtime: bool = False
+    """Also keep `deployed_bytecode` (runtime code, for anvil_setCode)."""
+
+
+def _dev(name: str, *, runtime: bool = False) -> Build:
+    return Build(name, CONTRACTS_DIR / f"{name}.sol", CONTRACTS_DIR / f"{name}.json", runtime)
+
+
+BUILDS: tuple[Build, ...] = (
+    _dev("TestToken"),
+    _dev("PaymentRouter"),
+    _dev("TestPriceFeed"),
+    _dev("Multicall3", runtime=True),
+)
+"""Every source -> artifact pair to build, compiled together in one solc run."""
+
+CONTRACT_NAMES: tuple[str, ...] = tuple(build.name for build in BUILDS)
+"""The names of the contracts in BUILDS, in order."""
 
 EVM_VERSION = "cancun"
 """Target EVM. Anvil 1.7.1 defaults to a later fork, and cancun also runs on older nodes."""
@@ -96,13 +118,14 @@ def _standard_json_input(sources: dict[str, str]) -> dict[str, Any]:
     }
 
 
-def compile_sources(source_dir: Path = CONTRACTS_DIR) -> dict[str, dict[str, Any]]:
-    """Compile every contract in CONTRACT_NAMES from `source_dir` and return its artifacts.
+def compile_sources(builds: Sequence[Build] = BUILDS) -> dict[str, dict[str, Any]]:
+    """Compile every contract of `builds` (in one solc run) and return its artifacts.
 
     The result maps a contract name to its artifact dict (abi, bytecode, compiler,
-    source_sha256). Raises RuntimeError with the compiler's messages if compilation fails.
+    source_sha256, and deployed_bytecode for a runtime build). Raises RuntimeError with the
+    compiler's messages if compilation fails.
     """
-    raw = {name: (source_dir / f"{name}.sol").read_bytes() for name in CONTRACT_NAMES}
+    raw = {build.name: build.source.read_bytes() for build in builds}
     sources = {name: data.decode("utf-8") for name, data in raw.items()}
     request = json.dumps(_standard_json_input(sources))
     proc = subprocess.run(
@@ -123,7 +146,8 @@ def compile_sources(source_dir: Path = CONTRACTS_DIR) -> dict[str, dict[str, Any
         raise RuntimeError(f"Solidity compilation failed:\n{messages}")
 
     artifacts: dict[str, dict[str, Any]] = {}
-    for name in CONTRACT_NAMES:
+    for build in builds:
+        name = build.name
         contract = output["contracts"][f"{name}.sol"][name]
         artifacts[name] = {
             "abi": contract["abi"],
@@ -131,7 +155,7 @@ def compile_sources(source_dir: Path = CONTRACTS_DIR) -> dict[str, dict[str, Any
             "compiler": f"solc {reply['version']}",
             "source_sha256": hashlib.sha256(raw[name]).hexdigest(),
         }
-        if name in RUNTIME_CONTRACTS:
+        if build.runtime:
             runtime = contract["evm"]["deployedBytecode"]["object"]
             artifacts[name]["deployed_bytecode"] = "0x" + runtime
     return artifacts
@@ -142,40 +166,40 @@ def render_artifact(artifact: dict[str, Any]) -> str:
     return json.dumps(artifact, indent=2, sort_keys=True) + "\n"
 
 
-def write_artifacts(out_dir: Path = CONTRACTS_DIR, source_dir: Path = CONTRACTS_DIR) -> list[Path]:
-    """Compile the sources in `source_dir` and write `<Name>.json` files into `out_dir`.
+def write_artifacts(out_dir: Path | None = None, builds: Sequence[Build] = BUILDS) -> list[Path]:
+    """Compile `builds` and write each artifact to its path, or as `<Name>.json` into `out_dir`.
 
     Returns the paths written. `out_dir` is created if needed.
     """
-    out_dir.mkdir(parents=True, exist_ok=True)
-    written: list[Path] = []
-    for name, artifact in compile_sources(source_dir).items():
-        path = out_dir / f"{name}.json"
-        path.write_text(render_artifact(artifact), encoding="utf-8")
-        written.append(path)
-    return written
+    if out_dir is not None:
+        out_dir.mkdir(parents=True, exist_ok=True)
+    paths = {b.name: b.artifact if out_dir is None else out_dir / f"{b.name}.json" for b in builds}
+    for name, artifact in compile_sources(builds).items():
+        paths[name].write_text(render_artifact(artifact), encoding="utf-8")
+    return list(paths.values())
 
 
-def stale_artifacts(source_dir: Path = CONTRACTS_DIR) -> list[str]:
-    """Return the names whose committed artifact differs from a fresh compilation."""
-    stale: list[str] = []
-    for name, artifact in compile_sources(source_dir).items():
-        path = source_dir / f"{name}.json"
+def stale_artifacts(builds: Sequence[Build] = BUILDS) -> list[Build]:
+    """Return the builds whose committed artifact differs from a fresh compilation."""
+    fresh = compile_sources(builds)
+    stale: list[Build] = []
+    for build in builds:
+        path = build.artifact
         current = path.read_text(encoding="utf-8") if path.is_file() else None
-        if current != render_artifact(artifact):
-            stale.append(name)
+        if current != render_artifact(fresh[build.name]):
+            stale.append(build)
     return stale
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line: rewrite the artifacts, or with --check only compare them."""
     parser = argparse.ArgumentParser(
-        prog="python -m relay.devtools.compile_contracts",
-        description="Compile relay/devtools/contracts/*.sol into the committed JSON artifacts.",
+        prog="python -m devkit.compile_contracts",
+        description="Compile the contracts of BUILDS into their committed JSON artifacts.",
     )
     group = parser.add_mutually_exclusive_group()
     group.add_argument(
-        "--out", type=Path, default=CONTRACTS_DIR, help="directory to write the artifacts to"
+        "--out", type=Path, default=None, help="directory to write the artifacts to instead"
     )
     group.add_argument(
         "--check", action="store_true", help="exit 1 if the committed artifacts are stale"
@@ -183,10 +207,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.check:
         stale = stale_artifacts()
-        for name in stale:
-            print(f"stale: {CONTRACTS_DIR / name}.json", file=sys.stderr)
+        for build in stale:
+            print(f"stale: {build.artifact}", file=sys.stderr)
         if stale:
-            print("run: python -m relay.devtools.compile_contracts", file=sys.stderr)
+            print("run: python -m devkit.compile_contracts", file=sys.stderr)
             return 1
         print(f"up to date: {', '.join(CONTRACT_NAMES)}")
         return 0

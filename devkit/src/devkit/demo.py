@@ -1,6 +1,6 @@
 """Run the whole flow locally with no set-up: anvil, a demo WooCommerce store, the relay, one order.
 
-Everything is real except the shop, which is the WooCommerce REST v3 emulator in relay.devtools:
+Everything is real except the shop, which is the WooCommerce REST v3 emulator of devkit:
 the relay serves HTTP (waitress) and runs its scheduler; the store sends signed webhooks; a
 customer account pays in USDC on anvil; the relay pushes the result back through the REST API.
 """
@@ -16,9 +16,9 @@ from typing import Any
 
 import requests
 
+from devkit.harness import wait_for
 from relay.config import Settings, load_settings
 from relay.db import Database
-from relay.devtools.harness import wait_for
 from relay.scheduler import Runtime, build_scheduler
 from relay.web.app import create_app
 from relay.web.context import inbox_of
@@ -117,8 +117,8 @@ class _Relay:
 
 def run_demo(port: int = 8080, keep_running: bool = True) -> int:
     """Run the demo; return the process exit code (0 when the order ended `processing`)."""
-    from relay.devtools.devchain import Anvil, deploy_token, mint, transfer_token
-    from relay.devtools.woostore import WooStore
+    from devkit.devchain import Anvil, deploy_token, mint, transfer_token
+    from devkit.woocommerce import WooStore
 
     workdir = Path(tempfile.mkdtemp(prefix="relay-demo-"))
     _say("chain", "starting a local dev chain (anvil, 1 s blocks)…")
