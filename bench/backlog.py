@@ -37,6 +37,7 @@ from relay.config import parse_settings
 from relay.db import Database
 from relay.invoices import open_invoice
 from relay.models import Delivery, utcnow
+from relay.pricing import Rates
 from relay.records import OrderData
 
 RETRY_SECONDS = (0, 3600, 3600)  # after a failure, the next try is an hour away: see the docstring
@@ -83,6 +84,7 @@ def run(
         started = time.monotonic()
         orders = [store.create_order(total=f"{10 + i % 90}.00") for i in range(deliveries)]
         now = utcnow()
+        rates = Rates(settings)  # fixed and pegged rates: no source to ask
         for order in orders:
             open_invoice(
                 database,
@@ -97,6 +99,7 @@ def run(
                     customer_email="ada@example.com",
                 ),
                 now,
+                rates,
             )
         queue_s = time.monotonic() - started
         worker = RelayProcess(config, tmp / "worker.log")

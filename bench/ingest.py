@@ -254,9 +254,11 @@ def drain_inbox(config: Path) -> dict[str, Any]:
     from relay.config import load_settings
     from relay.db import Database
     from relay.inbox import Inbox, counts, open_all
+    from relay.runtime import Runtime
 
     settings = load_settings(str(config))
     db = Database(settings.relay.database_url)
+    runtime = Runtime(settings, db)
     try:
         with db.transaction() as session:
             in_table = counts(session)["queued"]
@@ -265,11 +267,12 @@ def drain_inbox(config: Path) -> dict[str, Any]:
         with db.transaction() as session:
             queued = counts(session)["queued"]
         started = time.perf_counter()
-        open_all(db, settings)
+        open_all(db, settings, runtime.rates)
         seconds = time.perf_counter() - started
         with db.transaction() as session:
             left = counts(session)
     finally:
+        runtime.close()
         db.dispose()
     return {
         "moved_from_spool_after_stop": queued - in_table,

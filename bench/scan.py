@@ -39,7 +39,7 @@ from bench.common import (
 )
 from bench.fixtures import insert_invoices
 from devkit.devchain import Anvil, deploy_token, mint, transfer_token
-from relay.chain import Web3Chain
+from relay.chain.rpc import Web3Chain
 from relay.config import Settings, parse_settings
 from relay.db import Database
 from relay.models import Base, ChainCursor, Payment, utcnow

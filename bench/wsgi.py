@@ -18,25 +18,28 @@ from flask import Flask
 from relay.cli import run_server
 from relay.config import load_settings
 from relay.db import Database
-from relay.scheduler import Runtime, build_scheduler
+from relay.runtime import Runtime
+from relay.scheduler import Worker, build_scheduler
 from relay.web.app import create_app
 from relay.web.context import settings_of
 
 CEILING_PATH = "/bench/ceiling"
 
 
-def build_app(config_path: str, runtime: bool = False) -> tuple[Flask, Runtime | None]:
-    """Return (the relay's app with the ceiling route, its Runtime when `runtime`), schema
-    created; the app wakes the runtime's inbox as `relay serve` does."""
+def build_app(config_path: str, runtime: bool = False) -> tuple[Flask, Worker | None]:
+    """Return (the relay's app with the ceiling route, its jobs when `runtime`), schema
+    created; the app wakes the jobs' inbox as `relay serve` does."""
     settings = load_settings(config_path)
     db = Database(settings.relay.database_url)
     db.create_schema()
-    jobs = Runtime(settings, db) if runtime else None
+    adapters = Runtime(settings, db)
+    jobs = Worker(adapters) if runtime else None
     app = create_app(
         settings,
         db,
         on_queued=jobs.wake_inbox if jobs else None,
         spool_dir=settings.relay.spool_directory(),
+        runtime=adapters,
     )
 
     def ceiling() -> tuple[str, int]:

@@ -83,26 +83,29 @@ def _wait_for_signal() -> None:
 def serve(config_path: str, no_scheduler: bool, threads: int) -> None:
     """Run the web app (waitress) and, unless told not to, the scheduler in one process."""
     from relay.db import Database
-    from relay.scheduler import Runtime, build_scheduler
+    from relay.runtime import Runtime
+    from relay.scheduler import Worker, build_scheduler
     from relay.web.app import create_app
 
     _logging()
     settings = _load(config_path)
     db = Database(settings.relay.database_url)
     db.create_schema()
-    runtime = None if no_scheduler else Runtime(settings, db)
+    runtime = Runtime(settings, db)  # the adapters, shared by the web app and the jobs
+    jobs = None if no_scheduler else Worker(runtime)
     try:
         app = create_app(
             settings,
             db,
-            on_queued=runtime.wake_inbox if runtime else None,
+            on_queued=jobs.wake_inbox if jobs else None,
             spool_dir=settings.relay.spool_directory(),
+            runtime=runtime,
         )
     except SpoolError as exc:
         click.echo(f"error: relay.spool_dir: {exc}", err=True)
         sys.exit(EXIT_CONFIG)
-    if runtime is not None:
-        build_scheduler(runtime).start()
+    if jobs is not None:
+        build_scheduler(jobs).start()
     run_server(app, settings.relay.listen, threads)
 
 
@@ -139,14 +142,15 @@ def _interrupt(signum: int, frame: object) -> None:
 def worker(config_path: str) -> None:
     """Run the scheduler only: watchers, deliveries, expiry."""
     from relay.db import Database
-    from relay.scheduler import Runtime, build_scheduler
+    from relay.runtime import Runtime
+    from relay.scheduler import Worker, build_scheduler
 
     _logging()
     settings = _load(config_path)
     db = Database(settings.relay.database_url)
     db.create_schema()
     runtime = Runtime(settings, db)
-    scheduler = build_scheduler(runtime)
+    scheduler = build_scheduler(Worker(runtime))
     scheduler.start()
     _wait_for_signal()
     scheduler.shutdown()

@@ -20,6 +20,7 @@ from urllib.parse import urlparse
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
 
+from relay.chain.constants import MULTICALL3_ADDRESS
 from relay.errors import ConfigError
 
 DEFAULT_RETRY_SECONDS = (0, 5, 300, 1800, 7200, 18000, 36000, 36000)  # Svix's schedule
@@ -29,9 +30,6 @@ _SYMBOL = re.compile(r"^[A-Za-z0-9_.-]{1,16}$")
 _NAME = re.compile(r"^[a-z0-9][a-z0-9_-]{0,62}$")
 _ADDRESS = re.compile(r"^0x[0-9a-fA-F]{40}$")
 RATE_KINDS = ("peg", "fixed", "chainlink", "coingecko")  # see relay/pricing.py
-# Multicall3's address on most EVM chains (github.com/mds1/multicall3): the default of the chain
-# key `multicall3`, through which the watcher reads native balances (relay/chain.py).
-MULTICALL3_ADDRESS = "0xcA11bde05977b3631167028862bE2a173976CA11"
 
 
 @dataclass(frozen=True)

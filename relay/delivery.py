@@ -13,61 +13,42 @@ from __future__ import annotations
 
 import json
 import logging
-import time
 from collections import defaultdict, deque
 from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timedelta
 
-import requests
 from sqlalchemy import or_, select, update
 from sqlalchemy.orm import aliased
 from standardwebhooks.webhooks import Webhook
 
 from relay.config import Settings, WebhookSettings
 from relay.db import Database
+from relay.http import USER_AGENT, HttpClient, Outcome, is_retryable
 from relay.models import Delivery, DeliveryAttempt, DeliveryStatus
 from relay.outbox import STOREFRONT
-from relay.specs import load_spec
-from relay.storefront import (
-    EXCERPT_CHARS,
-    CallRecord,
-    Outcome,
-    StorefrontClient,
-    is_retryable,
-    parse_retry_after,
-)
+from relay.storefronts import Storefronts
 
 log = logging.getLogger(__name__)
 
-USER_AGENT = "relay/0.1 (+https://github.com/relay)"
-
 
 class Sender:
-    """Send one delivery over HTTP; owns the requests.Session and per-store clients."""
+    """Send one delivery: a storefront push through `storefronts`, a status webhook over `http`."""
 
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, settings: Settings, http: HttpClient, storefronts: Storefronts) -> None:
         self.settings = settings
-        self.http = requests.Session()
-        self.timeout = settings.relay.delivery_timeout_seconds
-
-    def close(self) -> None:
-        """Close the HTTP session."""
-        self.http.close()
+        self.http = http
+        self.storefronts = storefronts
 
     def send(self, delivery: Delivery) -> Outcome:
         """Send one delivery; never raises for network or HTTP errors."""
         if delivery.target == STOREFRONT:
-            return self._client(delivery.store).push(delivery.payload)
+            # a client per push: its call log is per push, so pushes may run in parallel threads
+            return self.storefronts.client(delivery.store).push(delivery.payload)
         store = self.settings.stores[delivery.store]
         hook = next((h for h in store.webhooks if h.url == delivery.target), None)
         if hook is None:
             return Outcome(ok=False, error="webhook endpoint no longer configured")
         return self._webhook(hook, delivery)
-
-    def _client(self, store_name: str) -> StorefrontClient:
-        # a client per push: its call log is per push, so pushes may run in parallel threads
-        store = self.settings.stores[store_name]
-        return StorefrontClient(store, load_spec(store), self.http, self.timeout)
 
     def _webhook(self, hook: WebhookSettings, delivery: Delivery) -> Outcome:
         body = json.dumps(delivery.payload, separators=(",", ":"), sort_keys=True)
@@ -83,26 +64,9 @@ class Sender:
             "webhook-timestamp": str(int(moment.timestamp())),
             "webhook-signature": signature,
         }
-        started = time.monotonic()
-        try:
-            response = self.http.post(
-                hook.url,
-                data=body.encode(),
-                headers=headers,
-                timeout=self.timeout,
-                allow_redirects=False,
-            )
-        except requests.RequestException as exc:
-            record = CallRecord("POST", hook.url, None, _ms(started), error=type(exc).__name__)
+        response, record = self.http.call("POST", hook.url, data=body.encode(), headers=headers)
+        if response is None:
             return Outcome(ok=False, retry=True, error=record.error, calls=[record])
-        record = CallRecord(
-            "POST",
-            hook.url,
-            response.status_code,
-            _ms(started),
-            excerpt=response.text[:EXCERPT_CHARS],
-            retry_after=parse_retry_after(response.headers.get("Retry-After")),
-        )
         ok = 200 <= response.status_code < 300  # Standard Webhooks: 3xx is a failure
         return Outcome(
             ok=ok,
@@ -113,10 +77,6 @@ class Sender:
             retry_after=record.retry_after,
             calls=[record],
         )
-
-
-def _ms(started: float) -> int:
-    return int((time.monotonic() - started) * 1000)
 
 
 def claim_due(db: Database, now: datetime, limit: int, lease_seconds: float) -> list[int]:

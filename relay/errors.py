@@ -14,6 +14,7 @@ RelayError                      base; HTTP 400 "bad_request"
 ├── AddressError                HTTP 422: a refund address the relay refuses (code says why)
 ├── RefundConflict              HTTP 409: the refund is past the step asked for (paid, cancelled…)
 └── ChainError                  HTTP 503: no RPC answered a check that must not be skipped
+    └── ChainUnavailable        no RPC URL of a chain answered (relay/chain/rpc.py fails over first)
 """
 
 from __future__ import annotations
@@ -128,3 +129,7 @@ class ChainError(RelayError):
 
     http_status = 503
     code = "chain_unavailable"
+
+
+class ChainUnavailable(ChainError):
+    """Raise when no RPC URL of a chain answered a read (every URL was tried in turn)."""

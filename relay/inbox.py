@@ -54,7 +54,7 @@ class Inbox:
     share one commit). With one (`relay serve`), `accept` appends the row to the spool
     (relay/spool.py) and returns; the spool's thread moves the rows into the table within
     `SPOOL_SECONDS`, many per statement. `on_accepted` is called once rows are in the table: the
-    inbox job's wake when it runs in the same process (`relay.scheduler.Runtime.wake_inbox`);
+    inbox job's wake when it runs in the same process (`relay.scheduler.Worker.wake_inbox`);
     without one, the job polls. raises SpoolError when the spool directory is unusable.
     """
 
@@ -182,7 +182,7 @@ def open_queued(
     db: Database,
     settings: Settings,
     now: datetime,
-    rates: Rates | None = None,
+    rates: Rates,
     limit: int = BATCH,
 ) -> int:
     """Open the invoices of up to `limit` due inbox rows; return how many rows were handled.
@@ -200,7 +200,7 @@ def open_queued(
     return len(claimed)
 
 
-def open_all(db: Database, settings: Settings, rates: Rates | None = None) -> int:
+def open_all(db: Database, settings: Settings, rates: Rates) -> int:
     """Run `open_queued` at the clock's time until no row is due; return the rows handled."""
     handled = 0
     while (batch := open_queued(db, settings, utcnow(), rates)) > 0:
@@ -208,9 +208,7 @@ def open_all(db: Database, settings: Settings, rates: Rates | None = None) -> in
     return handled
 
 
-def _open_one(
-    db: Database, settings: Settings, row: Claimed, now: datetime, rates: Rates | None
-) -> bool:
+def _open_one(db: Database, settings: Settings, row: Claimed, now: datetime, rates: Rates) -> bool:
     """Open one claimed row's invoice; return True when the row is done with."""
     order_id = row.order.get("order_id")
     try:

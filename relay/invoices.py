@@ -64,21 +64,6 @@ def find_invoice(session: Session, store: str, order_id: str) -> Invoice | None:
     )
 
 
-_DEFAULT_RATES: dict[int, tuple[Settings, Rates]] = {}
-
-
-def default_rates(settings: Settings) -> Rates:
-    """Return the process-wide Rates for these settings (price feeds read over the chains' RPC)."""
-    entry = _DEFAULT_RATES.get(id(settings))
-    if entry is None or entry[0] is not settings:
-        from relay.chain import ChainFeeds, Web3Chain
-
-        chains = {name: Web3Chain(c.rpc_urls) for name, c in settings.chains.items()}
-        entry = (settings, Rates(settings, ChainFeeds(chains)))
-        _DEFAULT_RATES[id(settings)] = entry
-    return entry[1]
-
-
 def check_order(order: OrderData) -> None:
     """Raise InvoiceError when an order can never get an invoice: a total that is not positive,
     or a currency that is not an ISO 4217 code."""
@@ -93,16 +78,15 @@ def open_invoice(
     settings: Settings,
     order: OrderData,
     now: datetime,
-    rates: Rates | None = None,
+    rates: Rates,
 ) -> tuple[Invoice, bool]:
     """Return the invoice for the order, opening it if there is none: (invoice, created).
 
-    raises InvoiceError (nothing written) when the total is not positive, RateUnavailable (an
-    InvoiceError) when no option can be priced. Concurrent calls for one order make exactly one
-    invoice. Options whose rate is unavailable are left out and listed in `unavailable_options`
-    with the reason.
+    Options are priced at `rates` (the runtime's, relay/runtime.py). raises InvoiceError
+    (nothing written) when the total is not positive, RateUnavailable (an InvoiceError) when no
+    option can be priced. Concurrent calls for one order make exactly one invoice. Options whose
+    rate is unavailable are left out and listed in `unavailable_options` with the reason.
     """
-    rates = rates or default_rates(settings)
     store = settings.stores[order.store]
     check_order(order)
     for _ in range(OPEN_RETRIES):

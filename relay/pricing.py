@@ -21,10 +21,9 @@ from decimal import ROUND_CEILING, Decimal, InvalidOperation
 from functools import partial
 from typing import Any, Protocol
 
-import requests
-
 from relay.config import AssetSettings, ChainSettings, Settings
 from relay.errors import RateUnavailable
+from relay.http import HttpClient
 
 DISPLAY_DECIMALS = (
     8  # amounts of 18-decimal coins are rounded up to 1e-8 so wallets show them whole
@@ -61,18 +60,22 @@ class PriceFeeds(Protocol):
 
 
 class Rates:
-    """Quote assets in a store's currency from the configured sources (short-lived cache)."""
+    """Quote assets in a store's currency from the configured sources (short-lived cache).
+
+    `feeds` reads on-chain price feeds and `http` the HTTP sources (relay/runtime.py passes the
+    relay's own); without one, its sources answer RateUnavailable and the next source is tried.
+    """
 
     def __init__(
         self,
         settings: Settings,
         feeds: PriceFeeds | None = None,
-        http: requests.Session | None = None,
+        http: HttpClient | None = None,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.settings = settings
         self.feeds = feeds
-        self.http = http or requests.Session()
+        self.http = http
         self.clock = clock
         self._cache: dict[str, tuple[float, Any]] = {}
         self._lock = threading.Lock()
@@ -145,10 +148,13 @@ class Rates:
         return Decimal(latest.answer).scaleb(-latest.decimals)
 
     def _get_json(self, url: str, params: dict[str, str]) -> Any:
-        try:
-            response = self.http.get(url, params=params, timeout=HTTP_TIMEOUT_SECONDS)
-        except requests.RequestException as exc:
-            raise RateUnavailable(f"no answer ({type(exc).__name__})") from None
+        if self.http is None:
+            raise RateUnavailable("no HTTP client to read rate sources here")
+        response, record = self.http.call(
+            "GET", url, params=params, timeout=HTTP_TIMEOUT_SECONDS, allow_redirects=True
+        )
+        if response is None:
+            raise RateUnavailable(f"no answer ({record.error})")
         if response.status_code != 200:
             raise RateUnavailable(f"HTTP {response.status_code}")
         try:

@@ -15,7 +15,6 @@ import logging
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-import requests
 from sqlalchemy import and_, or_, select
 from sqlalchemy.orm import selectinload
 
@@ -31,6 +30,7 @@ from relay.outbox import STOREFRONT, action_variants, queue_event
 from relay.pricing import Rates
 from relay.specs import load_spec, read_path
 from relay.storefront import CallFailed, StorefrontClient
+from relay.storefronts import Storefronts
 
 log = logging.getLogger(__name__)
 
@@ -55,18 +55,18 @@ def reconcile_store(
     db: Database,
     settings: Settings,
     store_name: str,
-    http: requests.Session,
+    storefronts: Storefronts,
     now: datetime,
-    rates: Rates | None = None,
+    rates: Rates,
 ) -> Report:
-    """Reconcile one store with its order API; return what was done.
+    """Reconcile one store with its order API (a client from `storefronts`); return what was done.
 
-    raises StorefrontError (via CallFailed) only for the listing call; an order that cannot be
-    read is skipped until the next pass.
+    Invoices are opened at `rates`. raises StorefrontError (via CallFailed) only for the listing
+    call; an order that cannot be read is skipped until the next pass.
     """
     store = settings.stores[store_name]
     spec = load_spec(store)
-    client = StorefrontClient(store, spec, http, settings.relay.delivery_timeout_seconds)
+    client = storefronts.client(store_name)
     report = Report()
     if spec.can_list_orders:
         for raw in client.list_open_orders(now - LOOKBACK):

@@ -21,7 +21,6 @@ import logging
 import secrets
 from collections.abc import Callable, Sequence
 from datetime import datetime
-from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
@@ -328,24 +327,6 @@ def refund_values(refund: Refund, settings: Settings) -> dict[str, str]:
         "refund_tx_hash": refund.tx_hash or "",
         "refund_paid_amount": str(from_base_units(refund.paid_base_units, refund.decimals)),
     }
-
-
-class ChainCodeReader:
-    """Read the code at an address over each chain's configured RPC URLs (a CodeReader)."""
-
-    def __init__(self, settings: Settings) -> None:
-        self.settings = settings
-        self._clients: dict[str, Any] = {}
-
-    def __call__(self, chain: str, address: str) -> bytes:
-        """Return the code at `address` on `chain` (b"" for an account without code)."""
-        from relay.chain import Web3Chain
-
-        client = self._clients.get(chain)
-        if client is None:
-            client = self._clients[chain] = Web3Chain(self.settings.chains[chain].rpc_urls)
-        code: bytes = client.code_at(address)
-        return code
 
 
 def _require(refund: Refund, status: RefundStatus, step: str) -> None:

@@ -1,5 +1,6 @@
 """Run the relay's jobs: watchers (one per chain), delivery, expiry sweep and reconciliation with
-APScheduler; the inbox on a thread of its own that the webhook route wakes (`Runtime.wake_inbox`).
+APScheduler; the inbox on a thread of its own that the webhook route wakes (`Worker.wake_inbox`).
+The jobs use the adapters of one Runtime (relay/runtime.py).
 
 The inbox thread starts and stops with the scheduler (its start and shutdown events), so callers
 only start and shut down the scheduler `build_scheduler` returns.
@@ -17,14 +18,12 @@ from apscheduler.schedulers.background import BackgroundScheduler
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm.exc import StaleDataError
 
-from relay.chain import ChainFeeds, Web3Chain
-from relay.config import ChainSettings, Settings
-from relay.db import Database
-from relay.delivery import Sender, deliver_due
+from relay.config import ChainSettings
+from relay.delivery import deliver_due
 from relay.inbox import open_all
 from relay.models import utcnow
-from relay.pricing import Rates
 from relay.reconcile import reconcile_store
+from relay.runtime import Runtime
 from relay.watcher import scan_once, sweep_expired
 
 log = logging.getLogger(__name__)
@@ -34,28 +33,20 @@ SWEEP_SECONDS = 5.0
 INBOX_SECONDS = 1.0  # how often the inbox is polled when nothing wakes it (another process)
 
 
-class Runtime:
-    """The long-lived parts the jobs share: settings, database, chain clients, HTTP sender."""
+class Worker:
+    """The relay's jobs over one Runtime's adapters (relay/runtime.py): inbox, watchers,
+    delivery, reconciliation and the expiry sweep; `scheduler` is set by `build_scheduler`."""
 
-    def __init__(self, settings: Settings, db: Database) -> None:
-        self.settings = settings
-        self.db = db
-        self.chains = {
-            name: Web3Chain(
-                chain.rpc_urls,
-                address_chunk_size=chain.address_chunk_size,
-                multicall3=chain.multicall3,
-            )
-            for name, chain in settings.chains.items()
-        }
-        self.sender = Sender(settings)
+    def __init__(self, runtime: Runtime) -> None:
+        self.runtime = runtime
+        self.settings = runtime.settings
+        self.db = runtime.db
         self.scheduler: BackgroundScheduler | None = None
-        self.rates = Rates(settings, ChainFeeds(self.chains))
         self.inbox = InboxLoop(_guarded("inbox", self.open_inbox), INBOX_SECONDS)
 
     def open_inbox(self) -> None:
         """Open the invoices of queued orders until none is due, then wake the delivery job."""
-        if open_all(self.db, self.settings, self.rates):
+        if open_all(self.db, self.settings, self.runtime.rates):
             self.wake_delivery()  # the payment link goes out now, not on the job's next tick
 
     def wake_inbox(self) -> None:
@@ -64,7 +55,7 @@ class Runtime:
 
     def scan(self, chain: ChainSettings) -> None:
         """Run one watcher tick for a chain, then wake the delivery job (bench: latency)."""
-        scan_once(self.db, self.settings, chain, self.chains[chain.name], utcnow())
+        scan_once(self.db, self.settings, chain, self.runtime.chains[chain.name], utcnow())
         self.wake_delivery()  # a settled invoice's push goes out now, not on the next tick
 
     def wake_delivery(self) -> None:
@@ -74,22 +65,17 @@ class Runtime:
 
     def deliver(self) -> None:
         """Send what is due in the outbox."""
-        while deliver_due(self.db, self.settings, self.sender) > 0:
+        while deliver_due(self.db, self.settings, self.runtime.sender) > 0:
             pass
 
     def reconcile(self, store: str) -> None:
         """Poll one store for orders without invoices and orders that drifted."""
-        reconcile_store(self.db, self.settings, store, self.sender.http, utcnow(), self.rates)
+        runtime = self.runtime
+        reconcile_store(self.db, self.settings, store, runtime.storefronts, utcnow(), runtime.rates)
 
     def sweep(self) -> None:
         """Expire invoices whose window closed."""
         sweep_expired(self.db, self.settings, utcnow())
-
-    def close(self) -> None:
-        """Release HTTP sessions."""
-        self.sender.close()
-        for chain in self.chains.values():
-            chain.close()
 
 
 class InboxLoop:
@@ -145,32 +131,32 @@ def _guarded(name: str, job: Callable[[], None]) -> Callable[[], None]:
     return run
 
 
-def build_scheduler(runtime: Runtime) -> BackgroundScheduler:
+def build_scheduler(worker: Worker) -> BackgroundScheduler:
     """Return a scheduler (not started) with every job; each job runs one at a time."""
     scheduler = BackgroundScheduler(timezone="UTC")
-    runtime.scheduler = scheduler
+    worker.scheduler = scheduler
 
     def inbox_follows(event: SchedulerEvent) -> None:
         if event.code == EVENT_SCHEDULER_STARTED:
-            runtime.inbox.start()
+            worker.inbox.start()
         else:
-            runtime.inbox.stop()
+            worker.inbox.stop()
 
     scheduler.add_listener(inbox_follows, EVENT_SCHEDULER_STARTED | EVENT_SCHEDULER_SHUTDOWN)
     options = {"max_instances": 1, "coalesce": True, "misfire_grace_time": None}
-    for chain in runtime.settings.chains.values():
+    for chain in worker.settings.chains.values():
         scheduler.add_job(
-            _guarded(f"scan:{chain.name}", partial(runtime.scan, chain)),
+            _guarded(f"scan:{chain.name}", partial(worker.scan, chain)),
             "interval",
             seconds=chain.poll_seconds,
             id=f"scan:{chain.name}",
             next_run_time=utcnow(),
             **options,
         )
-    for store in runtime.settings.stores.values():
+    for store in worker.settings.stores.values():
         if store.reconcile_seconds > 0:
             scheduler.add_job(
-                _guarded(f"reconcile:{store.name}", partial(runtime.reconcile, store.name)),
+                _guarded(f"reconcile:{store.name}", partial(worker.reconcile, store.name)),
                 "interval",
                 seconds=store.reconcile_seconds,
                 id=f"reconcile:{store.name}",
@@ -178,7 +164,7 @@ def build_scheduler(runtime: Runtime) -> BackgroundScheduler:
                 **options,
             )
     scheduler.add_job(
-        _guarded("deliver", runtime.deliver),
+        _guarded("deliver", worker.deliver),
         "interval",
         seconds=DELIVERY_SECONDS,
         id="deliver",
@@ -186,7 +172,7 @@ def build_scheduler(runtime: Runtime) -> BackgroundScheduler:
         **options,
     )
     scheduler.add_job(
-        _guarded("sweep", runtime.sweep),
+        _guarded("sweep", worker.sweep),
         "interval",
         seconds=SWEEP_SECONDS,
         id="sweep",

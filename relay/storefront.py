@@ -16,9 +16,7 @@ from __future__ import annotations
 
 import json
 import logging
-import time
 from collections.abc import Mapping
-from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import quote, urlsplit
@@ -29,6 +27,7 @@ from requests_oauthlib import OAuth1
 
 from relay.config import StoreSettings
 from relay.errors import SpecError, StorefrontError
+from relay.http import EXCERPT_CHARS, CallRecord, HttpClient, Outcome, is_retryable
 from relay.specs import (
     CallSpec,
     OrderAction,
@@ -42,40 +41,7 @@ from relay.specs import (
 
 log = logging.getLogger(__name__)
 
-RETRYABLE_STATUS = frozenset({408, 425, 429})
-EXCERPT_CHARS = 300
 MAX_PAGES = 100  # a reconciliation pass reads at most this many pages of recent orders
-
-
-@dataclass
-class CallRecord:
-    """One HTTP call made while delivering: method, path, status code (None on no answer)."""
-
-    method: str
-    path: str
-    status_code: int | None
-    latency_ms: int
-    excerpt: str = ""
-    error: str = ""
-    retry_after: float | None = None
-
-
-@dataclass
-class Outcome:
-    """How one delivery attempt ended; `retry` false with `ok` false means give up."""
-
-    ok: bool
-    retry: bool = False
-    status_code: int | None = None
-    error: str = ""
-    excerpt: str = ""
-    retry_after: float | None = None
-    calls: list[CallRecord] = field(default_factory=list)
-
-    @property
-    def latency_ms(self) -> int:
-        """Return the summed latency of the calls (ms)."""
-        return sum(c.latency_ms for c in self.calls)
 
 
 class CallFailed(Exception):
@@ -85,21 +51,6 @@ class CallFailed(Exception):
         super().__init__(record.error or f"HTTP {record.status_code}")
         self.record = record
         self.retryable = is_retryable(record.status_code) if retryable is None else retryable
-
-
-def parse_retry_after(value: str | None) -> float | None:
-    """Return a Retry-After header's delay in seconds (delta-seconds form), or None."""
-    if not value:
-        return None
-    try:
-        return max(float(value), 0.0)
-    except ValueError:
-        return None
-
-
-def is_retryable(status_code: int | None) -> bool:
-    """Tell whether an HTTP answer (None: no answer) is worth retrying."""
-    return status_code is None or status_code in RETRYABLE_STATUS or status_code >= 500
 
 
 class HeaderAuth(AuthBase):
@@ -143,15 +94,12 @@ def auth_for(store: StoreSettings, spec: PlatformSpec) -> AuthBase | None:
 
 
 class StorefrontClient:
-    """Call one store's order API with the spec's auth over a shared requests.Session."""
+    """Call one store's order API with the spec's auth over the relay's HTTP client."""
 
-    def __init__(
-        self, store: StoreSettings, spec: PlatformSpec, http: requests.Session, timeout: float
-    ) -> None:
+    def __init__(self, store: StoreSettings, spec: PlatformSpec, http: HttpClient) -> None:
         self.store = store
         self.spec = spec
         self.http = http
-        self.timeout = timeout
         self.auth = auth_for(store, spec)
         self.calls: list[CallRecord] = []  # the calls of the current push or read, in order
 
@@ -159,32 +107,18 @@ class StorefrontClient:
         self, method: str, url: str, body: Any = None, params: Mapping[str, str] | None = None
     ) -> tuple[Any, requests.Response]:
         """Make one HTTP call; return (parsed JSON or None, response); raise CallFailed."""
-        path = url.removeprefix(self.store.base_url)
-        started = time.monotonic()
-        try:
-            response = self.http.request(
-                method,
-                url,
-                json=body,
-                params=params,
-                auth=self.auth,
-                timeout=self.timeout,
-                allow_redirects=False,
-                headers={"User-Agent": "relay/0.1", "Accept": "application/json"},
-            )
-        except requests.RequestException as exc:
-            record = CallRecord(method, path, None, _ms(started), error=type(exc).__name__)
-            self.calls.append(record)
-            raise CallFailed(record) from exc
-        record = CallRecord(
+        response, record = self.http.call(
             method,
-            path,
-            response.status_code,
-            _ms(started),
-            excerpt=response.text[:EXCERPT_CHARS],
-            retry_after=parse_retry_after(response.headers.get("Retry-After")),
+            url,
+            path=url.removeprefix(self.store.base_url),
+            json=body,
+            params=params,
+            auth=self.auth,
+            headers={"User-Agent": "relay/0.1", "Accept": "application/json"},
         )
         self.calls.append(record)
+        if response is None:
+            raise CallFailed(record)
         if not 200 <= response.status_code < 300:
             record.error = f"HTTP {response.status_code}"
             raise CallFailed(record)
@@ -400,7 +334,3 @@ def _describe(record: CallRecord) -> str:
 def _origin(url: str) -> tuple[str, str]:
     parts = urlsplit(url)
     return parts.scheme, parts.netloc
-
-
-def _ms(started: float) -> int:
-    return int((time.monotonic() - started) * 1000)

@@ -24,12 +24,12 @@ from flask import Flask, request
 from devkit.devchain import Anvil, deploy_router, deploy_token, mint
 from devkit.woocommerce import WooStore
 from relay.addresses import xpub_id
-from relay.chain import ChainFeeds, Web3Chain
+from relay.chain.rpc import Web3Chain
 from relay.config import parse_settings
 from relay.db import Database
-from relay.delivery import Sender, deliver_due
+from relay.delivery import deliver_due
 from relay.models import AddressCounter, Base, Refund, utcnow
-from relay.pricing import Rates
+from relay.runtime import Runtime
 from tests.conftest import ADMIN_TOKEN, MERCHANT_XPUB, WEBHOOK_SECRET, config_dict, database_url_for
 from tests.support import AppServer, relay_app, write_config
 from tests.test_scenarios import Chain, World
@@ -173,10 +173,9 @@ def live_shop(chain: Chain, tmp: Path, **store_extra: Any) -> Iterator[LiveShop]
             session.add(AddressCounter(xpub_id=xpub_id(MERCHANT_XPUB), next_index=next(_INDEXES)))
         client = Web3Chain([chain.node.url])
         stack.callback(client.close)
-        sender = Sender(settings)
-        stack.callback(sender.close)
-        rates = Rates(settings, ChainFeeds({"dev": client}))
-        world = World(chain, store, settings, db, client, sender, rates)
+        runtime = Runtime(settings, db, chains={"dev": client})
+        stack.callback(runtime.close)
+        world = World(chain, store, settings, db, client, runtime.sender, runtime.rates)
         server = stack.enter_context(AppServer(relay_app(settings, db)))
         store.add_webhook("order.updated", f"{server.url}/hooks/shop", WEBHOOK_SECRET)
         config_path = write_config(data, tmp / "relay.toml")  # the CLI's config: the same relay

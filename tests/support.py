@@ -18,6 +18,7 @@ from devkit.harness import write_config as write_config
 from relay.config import Settings
 from relay.db import Database
 from relay.inbox import open_all
+from relay.runtime import Runtime
 from relay.signing import hmac_sha256_base64
 from relay.web.app import create_app
 from tests.conftest import ADMIN_TOKEN, WEBHOOK_SECRET, free_port
@@ -29,11 +30,12 @@ TIMEOUT = 45
 def relay_app(settings: Settings, db: Database) -> Flask:
     """Return the web app as `relay serve` builds it, with the inbox drained in the request's
     own thread once a webhook queued an order, so a test sees the invoice with the answer."""
+    runtime = Runtime(settings, db)
 
     def drain() -> None:
-        open_all(db, settings)
+        open_all(db, settings, runtime.rates)
 
-    return create_app(settings, db, on_queued=drain)
+    return create_app(settings, db, on_queued=drain, runtime=runtime)
 
 
 def woocommerce_delivery(order: dict[str, Any], topic: str) -> tuple[bytes, dict[str, str]]:

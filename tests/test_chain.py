@@ -24,8 +24,10 @@ from devkit.devchain import (
     load_artifact,
     send_eth,
 )
-from relay.chain import ChainUnavailable, Web3Chain, _aggregate3_balances
-from relay.config import MULTICALL3_ADDRESS, ChainSettings, parse_settings
+from relay.chain import MULTICALL3_ADDRESS, ChainUnavailable
+from relay.chain.multicall import aggregate3_balances
+from relay.chain.rpc import Web3Chain
+from relay.config import ChainSettings, parse_settings
 from tests.conftest import config_dict
 
 ETH = 10**18  # one ether, in wei
@@ -113,9 +115,9 @@ def test_calldata_is_the_abi_encoding_of_aggregate3(node: Anvil) -> None:
     expected = Web3.keccak(text="aggregate3((address,bool,bytes)[])")[:4] + encode(
         ["(address,bool,bytes)[]"], [calls]
     )
-    assert _aggregate3_balances(MULTICALL3_ADDRESS.lower(), addresses) == expected.hex()
+    assert aggregate3_balances(MULTICALL3_ADDRESS.lower(), addresses) == expected.hex()
     with pytest.raises(ValueError):
-        _aggregate3_balances(MULTICALL3_ADDRESS.lower(), ["0x1234"])
+        aggregate3_balances(MULTICALL3_ADDRESS.lower(), ["0x1234"])
 
 
 def test_multicall_balances_equal_eth_get_balance_at_past_and_latest_blocks(

@@ -22,6 +22,7 @@ from werkzeug.wrappers import Request, Response
 
 from devkit.devchain import Anvil, send_eth
 from relay.config import StoreSettings, parse_settings
+from relay.http import HttpClient
 from relay.inbound import read_order
 from relay.specs import clear_spec_cache, load_spec
 from relay.storefront import StorefrontClient
@@ -255,7 +256,7 @@ def test_the_spec_file_is_validated_and_reads_the_shops_orders(
     refs = [bazaar.place("12.50")["ref"] for _ in range(3)]
     sandbox = bazaar.place("1.00", sandbox=True)["ref"]
     with requests.Session() as http:
-        client = StorefrontClient(store, spec, http, timeout=5)
+        client = StorefrontClient(store, spec, HttpClient(5, http))
         listed = client.list_open_orders(start)
         raw = client.read_order(refs[0])
     assert sorted(o["ref"] for o in listed) == sorted([*refs, sandbox])  # three pages of two

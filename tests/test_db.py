@@ -14,6 +14,7 @@ from relay.config import parse_settings
 from relay.db import Database
 from relay.invoices import find_invoice, open_invoice
 from relay.models import SCHEMA_VERSION, InboxOrder, SchemaVersion, utcnow
+from relay.pricing import Rates
 from relay.records import OrderData
 from tests.conftest import config_dict
 from tests.support import inbox_row
@@ -22,7 +23,7 @@ from tests.support import inbox_row
 def test_a_version_1_database_gets_the_renewal_column_refunds_and_the_inbox(db: Database) -> None:
     settings = parse_settings(config_dict(), env={})
     order = OrderData(store="shop", order_id="1", currency="USD", total=Decimal("5.00"))
-    open_invoice(db, settings, order, utcnow())
+    open_invoice(db, settings, order, utcnow(), Rates(settings))
     with db.engine.begin() as connection:  # what schema version 1 looked like
         connection.execute(text("DROP TABLE refunds"))
         connection.execute(text("DROP TABLE inbox"))

@@ -10,7 +10,6 @@ from decimal import Decimal
 from typing import Any
 
 import pytest
-import requests
 from requests.auth import HTTPBasicAuth
 from requests_oauthlib import OAuth1
 from sqlalchemy import select
@@ -27,11 +26,14 @@ from relay.delivery import (
     send_claimed,
 )
 from relay.errors import StorefrontError
+from relay.http import HttpClient
 from relay.inbound import read_order
 from relay.invoices import open_invoice
 from relay.models import Delivery, Invoice, utcnow
 from relay.outbox import queue_event
+from relay.pricing import Rates
 from relay.records import OrderData
+from relay.runtime import Runtime
 from relay.specs import load_spec
 from relay.storefront import StorefrontClient, woocommerce_auth
 from tests.conftest import make_settings
@@ -49,10 +51,10 @@ def settings(store: WooStore) -> Settings:
 
 
 @pytest.fixture
-def sender(settings: Settings) -> Iterator[Sender]:
-    sending = Sender(settings)
-    yield sending
-    sending.close()
+def sender(db: Database, settings: Settings) -> Iterator[Sender]:
+    runtime = Runtime(settings, db)
+    yield runtime.sender
+    runtime.close()
 
 
 def open_for(db: Database, settings: Settings, order: dict[str, Any]) -> Invoice:
@@ -62,7 +64,7 @@ def open_for(db: Database, settings: Settings, order: dict[str, Any]) -> Invoice
         currency=order["currency"],
         total=Decimal(order["total"]),
     )
-    invoice, _ = open_invoice(db, settings, data, utcnow())
+    invoice, _ = open_invoice(db, settings, data, utcnow(), Rates(settings))
     return invoice
 
 
@@ -251,10 +253,8 @@ def test_orders_are_read_back_and_listed_for_reconciliation(
     two_per_page = dataclasses.replace(
         spec.list_orders, query={**spec.list_orders.query, "per_page": "2"}
     )
-    with requests.Session() as http:
-        client = StorefrontClient(
-            shop, dataclasses.replace(spec, list_orders=two_per_page), http, 5
-        )
+    with HttpClient(5) as http:
+        client = StorefrontClient(shop, dataclasses.replace(spec, list_orders=two_per_page), http)
         listed = client.list_open_orders(start)
         assert len([c for c in client.calls if c.method == "GET"]) == 2  # followed rel="next"
         assert client.list_open_orders(utcnow() + timedelta(hours=1)) == []

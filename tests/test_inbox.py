@@ -17,6 +17,7 @@ from sqlalchemy import Table, event, func, select
 
 from relay.config import parse_settings
 from relay.db import Database, GroupedInserts
+from relay.http import HttpClient
 from relay.inbox import (
     LEASE_SECONDS,
     RETRY_SECONDS,
@@ -97,7 +98,7 @@ def test_the_answer_comes_before_the_invoice_and_the_job_opens_it(db: Database) 
     assert row.order["total"] == "44.98" and row.order["customer_email"] == "ada@example.com"
     assert invoices(db) == []
     assert client.post("/hooks/shop", data=body, headers=headers).status_code == 200  # again
-    assert open_queued(db, settings, utcnow()) == 2
+    assert open_queued(db, settings, utcnow(), Rates(settings)) == 2
     (invoice,) = invoices(db)  # one invoice for the order, however often it came
     assert (invoice.order_id, invoice.amount, invoice.customer_email) == (
         "7",
@@ -108,7 +109,7 @@ def test_the_answer_comes_before_the_invoice_and_the_job_opens_it(db: Database) 
     with db.transaction() as session:
         queued = session.scalars(select(Delivery.event).where(Delivery.invoice_id == invoice.id))
         assert "invoice.created" in set(queued)  # the payment link goes out by delivery
-    assert open_queued(db, settings, utcnow()) == 0
+    assert open_queued(db, settings, utcnow(), Rates(settings)) == 0
 
 
 def test_an_order_that_can_never_be_invoiced_is_refused_and_not_stored(db: Database) -> None:
@@ -148,7 +149,8 @@ def test_a_rate_outage_delays_the_invoice_instead_of_losing_the_order(
     data["relay"]["coingecko_url"] = price_api["url"]
     settings = parse_settings(data, env={})
     Inbox(db).accept(order(), "order.created", NOW)
-    assert open_queued(db, settings, NOW, Rates(settings)) == 1
+    http = HttpClient(5)
+    assert open_queued(db, settings, NOW, Rates(settings, http=http)) == 1
     (row,) = rows(db)
     assert (row.status, row.attempts) == ("queued", 1)
     assert row.next_attempt_at == NOW + timedelta(seconds=RETRY_SECONDS[0])
@@ -156,22 +158,24 @@ def test_a_rate_outage_delays_the_invoice_instead_of_losing_the_order(
     assert invoices(db) == []
 
     price_api["status"] = 200
-    assert open_queued(db, settings, NOW + timedelta(seconds=1), Rates(settings)) == 0  # not due
+    assert open_queued(db, settings, NOW + timedelta(seconds=1), Rates(settings, http=http)) == 0
     later = NOW + timedelta(seconds=RETRY_SECONDS[0])
-    assert open_queued(db, settings, later, Rates(settings)) == 1
+    assert open_queued(db, settings, later, Rates(settings, http=http)) == 1
     with db.transaction() as session:
         invoice = find_invoice(session, "shop", "7")
         assert invoice is not None and [o.asset for o in invoice.options] == ["ETH"]
     assert rows(db) == []
+    http.close()
 
 
 def test_a_row_whose_store_left_the_configuration_fails_and_is_counted(db: Database) -> None:
     settings = make_settings()
     Inbox(db).accept(order(store="closed"), "order.created", NOW)
-    assert open_queued(db, settings, NOW) == 1
+    assert open_queued(db, settings, NOW, Rates(settings)) == 1
     (row,) = rows(db)
     assert row.status == "failed" and "no store named 'closed'" in row.last_error
-    assert open_queued(db, settings, NOW + timedelta(days=1)) == 0  # never tried again
+    never = NOW + timedelta(days=1)
+    assert open_queued(db, settings, never, Rates(settings)) == 0  # never tried again
     with db.transaction() as session:
         assert counts(session) == {"queued": 0, "failed": 1}
     metrics = create_app(settings, db).test_client().get("/metrics").get_data(as_text=True)
@@ -184,7 +188,7 @@ def test_a_claimed_row_waits_for_its_lease_then_opens_once(db: Database) -> None
     assert len(claim_due(db, NOW)) == 1  # a worker claims it, then dies before opening
     assert claim_due(db, NOW + timedelta(seconds=LEASE_SECONDS - 1)) == []
     after = NOW + timedelta(seconds=LEASE_SECONDS)
-    assert open_queued(db, settings, after) == 1
+    assert open_queued(db, settings, after, Rates(settings)) == 1
     assert len(invoices(db)) == 1 and rows(db) == []
 
 
@@ -303,7 +307,7 @@ def test_many_concurrent_webhooks_each_become_one_invoice(db: Database) -> None:
         for sender in senders:
             sender.join()
     assert len(rows(db)) == 200
-    assert open_all(db, settings) == 200
+    assert open_all(db, settings, Rates(settings)) == 200
     with db.transaction() as session:
         assert session.scalar(select(func.count()).select_from(Invoice)) == 200
         assert session.scalar(select(func.count(func.distinct(Invoice.address_index)))) == 200
@@ -333,7 +337,7 @@ def test_with_a_spool_the_order_reaches_the_table_after_the_answer(
         assert b'"shop","7","order.created"' in line and b'"customer_email":"ada@' in line
         inbox._move([b'["shop", "7"', line[:-10], line])
         assert len(rows(db)) == 2
-        assert open_all(db, settings) == 2
+        assert open_all(db, settings, Rates(settings)) == 2
         (invoice,) = invoices(db)
         assert (invoice.order_id, invoice.amount) == ("7", Decimal("44.98"))
     finally:

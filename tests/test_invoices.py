@@ -14,6 +14,7 @@ from relay.db import Database
 from relay.errors import InvoiceError
 from relay.invoices import open_invoice
 from relay.models import Delivery, Invoice
+from relay.pricing import Rates
 from relay.records import OrderData
 from tests.conftest import MERCHANT_XPUB, make_settings
 
@@ -31,8 +32,8 @@ def count(db: Database, model: type) -> int:
 
 def test_open_prices_each_option_and_derives_a_fresh_address(db: Database) -> None:
     settings = make_settings()
-    first, created = open_invoice(db, settings, order("1"), NOW)
-    second, _ = open_invoice(db, settings, order("2"), NOW)
+    first, created = open_invoice(db, settings, order("1"), NOW, Rates(settings))
+    second, _ = open_invoice(db, settings, order("2"), NOW, Rates(settings))
     assert created
     assert (first.address_index, second.address_index) == (0, 1)
     assert first.deposit_address == derive_address(MERCHANT_XPUB, 0)
@@ -46,8 +47,8 @@ def test_open_prices_each_option_and_derives_a_fresh_address(db: Database) -> No
 
 def test_same_order_twice_is_one_invoice(db: Database) -> None:
     settings = make_settings()
-    first, created_first = open_invoice(db, settings, order(), NOW)
-    again, created_again = open_invoice(db, settings, order(total="99.00"), NOW)
+    first, created_first = open_invoice(db, settings, order(), NOW, Rates(settings))
+    again, created_again = open_invoice(db, settings, order(total="99.00"), NOW, Rates(settings))
     assert (created_first, created_again) == (True, False)
     assert again.id == first.id and again.amount == Decimal("44.98")
     assert count(db, Invoice) == 1 and count(db, Delivery) == 1
@@ -62,7 +63,7 @@ def test_concurrent_duplicates_make_one_invoice(db: Database) -> None:
     def worker() -> None:
         try:
             barrier.wait()
-            invoice, _ = open_invoice(db, settings, order("77"), NOW)
+            invoice, _ = open_invoice(db, settings, order("77"), NOW, Rates(settings))
             results.append(invoice.id)
         except BaseException as exc:
             errors.append(exc)
@@ -81,19 +82,21 @@ def test_concurrent_duplicates_make_one_invoice(db: Database) -> None:
     ("total", "currency"), [("0", "USD"), ("-5", "USD"), ("NaN", "USD"), ("10", "DOLLARS")]
 )
 def test_bad_orders_write_nothing(db: Database, total: str, currency: str) -> None:
+    settings = make_settings()
     with pytest.raises(InvoiceError):
-        open_invoice(db, make_settings(), order(total=total, currency=currency), NOW)
+        open_invoice(db, settings, order(total=total, currency=currency), NOW, Rates(settings))
     assert count(db, Invoice) == 0 and count(db, Delivery) == 0
 
 
 def test_no_priced_option_writes_nothing(db: Database) -> None:
     # a EUR order: USDC is pegged to USD and ETH is quoted in USD only → fail closed
+    settings = make_settings()
     with pytest.raises(InvoiceError, match="no payment option"):
-        open_invoice(db, make_settings(), order(currency="EUR"), NOW)
+        open_invoice(db, settings, order(currency="EUR"), NOW, Rates(settings))
     assert count(db, Invoice) == 0
 
 
 def test_only_priced_options_are_offered(db: Database) -> None:
     settings = make_settings(eth_rate="fixed:EUR:2000")
-    invoice, _ = open_invoice(db, settings, order(), NOW)
+    invoice, _ = open_invoice(db, settings, order(), NOW, Rates(settings))
     assert [o.asset for o in invoice.options] == ["USDC"]

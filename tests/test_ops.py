@@ -8,10 +8,11 @@ from decimal import Decimal
 from prometheus_client.parser import text_string_to_metric_families
 
 from devkit.devchain import Anvil
-from relay.chain import Web3Chain
+from relay.chain.rpc import Web3Chain
 from relay.config import parse_settings
 from relay.db import Database
 from relay.invoices import open_invoice
+from relay.pricing import Rates
 from relay.records import OrderData
 from relay.watcher import scan_once
 from relay.web.app import create_app
@@ -40,7 +41,7 @@ def test_metrics_report_invoices_deliveries_and_watcher_state(db: Database) -> N
         chain = Web3Chain([node.url])
         scan_once(db, settings, settings.chains["dev"], chain, datetime.now(UTC))  # cursor: 7
         chain.close()
-        open_invoice(db, settings, order, datetime.now(UTC))
+        open_invoice(db, settings, order, datetime.now(UTC), Rates(settings))
         node.mine(3)
         text = create_app(settings, db).test_client().get("/metrics").get_data(as_text=True)
     samples = {

@@ -25,6 +25,7 @@ from relay.db import Database
 from relay.invoices import load_invoice, open_invoice, record_transfer, refresh_invoice
 from relay.links import PAY_SALT, payment_token
 from relay.models import Invoice, utcnow
+from relay.pricing import Rates
 from relay.records import ObservedTransfer, OrderData
 from relay.web.app import create_app
 from relay.web.i18n import STRINGS, Translator, countdown, fields_of
@@ -105,7 +106,9 @@ def open_order(
         order_number=f"N-{order_id}",
         order_key="wc_order_k3y",
     )
-    return open_invoice(db, settings, order, utcnow() - timedelta(minutes=minutes_ago))[0]
+    return open_invoice(
+        db, settings, order, utcnow() - timedelta(minutes=minutes_ago), Rates(settings)
+    )[0]
 
 
 def pay(

@@ -11,9 +11,10 @@ import pytest
 from flask import Flask, jsonify, request
 
 from devkit.devchain import Anvil, deploy_price_feed, set_feed_answer
-from relay.chain import ChainFeeds, Web3Chain
+from relay.chain.rpc import ChainFeeds, Web3Chain
 from relay.config import AssetSettings, Settings, parse_settings
 from relay.errors import RateUnavailable
+from relay.http import HttpClient
 from relay.pricing import Rates, from_base_units, to_base_units
 from tests.conftest import config_dict, free_port
 from tests.support import AppServer
@@ -32,8 +33,9 @@ def asset(*rate: str, decimals: int = 18) -> AssetSettings:
 
 
 def quote(settings: Settings, currency: str, *rate: str, rates: Rates | None = None) -> Any:
-    rates = rates or Rates(settings)
-    return rates.quote(settings.chains["dev"], asset(*rate), currency, NOW)
+    with HttpClient(5) as http:
+        rates = rates or Rates(settings, http=http)
+        return rates.quote(settings.chains["dev"], asset(*rate), currency, NOW)
 
 
 @pytest.fixture(scope="module")

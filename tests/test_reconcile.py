@@ -5,17 +5,17 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import pytest
-import requests
 from sqlalchemy import select
 
 from devkit.woocommerce import WooStore
 from relay.config import Settings
 from relay.db import Database
-from relay.delivery import Sender, deliver_due
+from relay.delivery import deliver_due
 from relay.invoices import find_invoice
 from relay.models import Delivery, Invoice, utcnow
 from relay.outbox import queue_event
-from relay.reconcile import reconcile_store
+from relay.reconcile import Report, reconcile_store
+from relay.runtime import Runtime
 from tests.conftest import make_settings
 
 
@@ -31,27 +31,32 @@ def settings(store: WooStore) -> Settings:
 
 
 @pytest.fixture
-def http() -> Iterator[requests.Session]:
-    with requests.Session() as session:
-        yield session
+def runtime(db: Database, settings: Settings) -> Iterator[Runtime]:
+    adapters = Runtime(settings, db)
+    yield adapters
+    adapters.close()
+
+
+def reconcile(db: Database, settings: Settings, runtime: Runtime) -> Report:
+    return reconcile_store(db, settings, "shop", runtime.storefronts, utcnow(), runtime.rates)
 
 
 def send_all(db: Database, settings: Settings) -> None:
-    sender = Sender(settings)
+    runtime = Runtime(settings, db)
     try:
-        while deliver_due(db, settings, sender):
+        while deliver_due(db, settings, runtime.sender):
             pass
     finally:
-        sender.close()
+        runtime.close()
 
 
 def test_orders_whose_webhook_never_came_get_an_invoice_and_the_link(
-    db: Database, settings: Settings, store: WooStore, http: requests.Session
+    db: Database, settings: Settings, store: WooStore, runtime: Runtime
 ) -> None:
     missed = store.create_order(total="12.00", status="on-hold")  # no webhook is registered
     paid_elsewhere = store.create_order(total="5.00", status="processing")
     other_method = store.create_order(total="5.00", payment_method="bacs")
-    report = reconcile_store(db, settings, "shop", http, utcnow())
+    report = reconcile(db, settings, runtime)
     assert len(report.opened) == 1
     with db.transaction() as session:
         invoice = find_invoice(session, "shop", str(missed["id"]))
@@ -60,7 +65,7 @@ def test_orders_whose_webhook_never_came_get_an_invoice_and_the_link(
             assert find_invoice(session, "shop", str(order["id"])) is None
     send_all(db, settings)
     assert any(n["customer_note"] and "/pay/" in n["note"] for n in store.notes(missed["id"]))
-    again = reconcile_store(db, settings, "shop", http, utcnow())
+    again = reconcile(db, settings, runtime)
     assert again.opened == []  # idempotent: one invoice per order however often it runs
     lists = [r for r in store.requests if r["method"] == "GET" and r["path"].endswith("/orders")]
     assert lists and all(r["status"] == 200 for r in lists)
@@ -76,10 +81,10 @@ def finish(db: Database, settings: Settings, invoice_id: str, status: str, event
 
 
 def test_a_drifted_order_is_reported_once_and_left_alone(
-    db: Database, settings: Settings, store: WooStore, http: requests.Session
+    db: Database, settings: Settings, store: WooStore, runtime: Runtime
 ) -> None:
     order = store.create_order(total="12.00", status="on-hold")
-    reconcile_store(db, settings, "shop", http, utcnow())
+    reconcile(db, settings, runtime)
     with db.transaction() as session:
         invoice = find_invoice(session, "shop", str(order["id"]))
         assert invoice is not None
@@ -87,13 +92,13 @@ def test_a_drifted_order_is_reported_once_and_left_alone(
     finish(db, settings, invoice_id, "settled", "invoice.settled")
     send_all(db, settings)
     assert store.get_order(order["id"])["status"] == "processing"
-    assert reconcile_store(db, settings, "shop", http, utcnow()).mismatches == []
+    assert reconcile(db, settings, runtime).mismatches == []
 
     store.update_order(order["id"], status="on-hold")  # the merchant, by hand
     writes_before = [r for r in store.requests if r["method"] != "GET"]
-    report = reconcile_store(db, settings, "shop", http, utcnow())
+    report = reconcile(db, settings, runtime)
     assert report.mismatches == [(invoice_id, ("processing", "completed", "refunded"), "on-hold")]
-    assert reconcile_store(db, settings, "shop", http, utcnow()).mismatches == []  # once
+    assert reconcile(db, settings, runtime).mismatches == []  # once
     send_all(db, settings)
     assert store.get_order(order["id"])["status"] == "on-hold"  # not fought over
     assert [r for r in store.requests if r["method"] != "GET"] == writes_before

@@ -20,10 +20,11 @@ from flask.testing import FlaskClient
 from devkit.shopify import ShopifyStore, webhook_hmac
 from relay.config import Settings, parse_settings
 from relay.db import Database
-from relay.delivery import Sender, deliver_due
+from relay.delivery import deliver_due
 from relay.invoices import find_invoice
 from relay.links import payment_token
 from relay.models import Invoice, Refund, utcnow
+from relay.runtime import Runtime
 from relay.signing import sign_standard_webhook
 from tests.conftest import ADMIN_TOKEN, SAMPLES, SECRET_KEY, config_dict
 from tests.support import AppServer, relay_app, wait_for
@@ -247,12 +248,12 @@ def test_shopify_refund_webhook_opens_a_request_and_notes_the_link(
         headers["X-Shopify-Hmac-Sha256"] = webhook_hmac(shopify.client_secret, raw)
         assert requests.post(f"{server.url}/hooks/shop", data=raw, headers=headers, timeout=5).ok
         assert len(refunds_of(db)) == 1
-        sender = Sender(settings)
+        runtime = Runtime(settings, db)
         try:
-            while deliver_due(db, settings, sender):
+            while deliver_due(db, settings, runtime.sender):
                 pass
         finally:
-            sender.close()
+            runtime.close()
         note = shopify.get_order(order_id)["note"] or ""
         assert f"Refund {refund['id']} of 100.00 USD (100 USDC on dev)" in note
         assert "/refund/" in note  # staff send the customer the address link

@@ -186,8 +186,7 @@ def test_an_expired_renewal_stays_unpaid_and_the_subscription_is_left_alone(
     assert all(r["path"].startswith(f"/wp-json/wc/v3/orders/{renewal['id']}") for r in writes)
     assert not any(isinstance(r["json"], dict) and "status" in r["json"] for r in writes)
     # reconciliation agrees that the order is as it should be
-    with requests.Session() as http:
-        report = reconcile_store(w.db, w.settings, "shop", http, w.now(), w.rates)
+    report = reconcile_store(w.db, w.settings, "shop", w.sender.storefronts, w.now(), w.rates)
     assert report.mismatches == [] and report.opened == []
 
     # a one-off order of the same store still expires into `cancelled`

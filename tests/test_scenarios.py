@@ -33,7 +33,7 @@ from devkit.devchain import (
 )
 from devkit.woocommerce import WooStore
 from relay.addresses import xpub_id
-from relay.chain import ChainFeeds, Web3Chain
+from relay.chain.rpc import Web3Chain
 from relay.config import Settings, parse_settings
 from relay.db import Database
 from relay.delivery import Sender, deliver_due
@@ -41,6 +41,7 @@ from relay.invoices import load_invoice, open_invoice
 from relay.models import AddressCounter, Base, Invoice
 from relay.pricing import Rates
 from relay.records import OrderData
+from relay.runtime import Runtime
 from relay.watcher import scan_once, sweep_expired
 from tests.conftest import MERCHANT_XPUB, config_dict, database_url_for, free_port
 
@@ -180,15 +181,8 @@ def make_world(
     with db.transaction() as session:  # each row pays fresh addresses of the shared chain
         session.add(AddressCounter(xpub_id=xpub_id(MERCHANT_XPUB), next_index=next(_INDEXES)))
     client = Web3Chain([chain.node.url])
-    return World(
-        chain,
-        store,
-        settings,
-        db,
-        client,
-        Sender(settings),
-        Rates(settings, ChainFeeds({"dev": client})),
-    )
+    runtime = Runtime(settings, db, chains={"dev": client})
+    return World(chain, store, settings, db, client, runtime.sender, runtime.rates)
 
 
 @pytest.fixture
@@ -202,7 +196,7 @@ def make(chain: Chain, store: WooStore, tmp_path: Path) -> Iterator[Callable[...
 
     yield build
     for world in worlds:
-        world.sender.close()
+        world.sender.http.close()
         world.client.close()
         world.db.dispose()
 

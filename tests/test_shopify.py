@@ -22,6 +22,7 @@ from devkit.devchain import Anvil, transfer_token
 from devkit.shopify import ShopifyStore, webhook_hmac
 from relay.config import StoreSettings, parse_settings
 from relay.db import Database
+from relay.http import HttpClient
 from relay.inbound import read_order
 from relay.specs import load_spec
 from relay.storefront import StorefrontClient
@@ -78,7 +79,7 @@ def client_for(
     store: StoreSettings, http: requests.Session, **spec_changes: Any
 ) -> StorefrontClient:
     spec = dataclasses.replace(load_spec(store), **spec_changes)
-    return StorefrontClient(store, spec, http, timeout=5)
+    return StorefrontClient(store, spec, HttpClient(5, http))
 
 
 VALUES = {

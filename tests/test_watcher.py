@@ -10,11 +10,12 @@ from sqlalchemy import select
 
 from devkit.devchain import Anvil, deploy_token, mint, send_eth, transfer_token
 from relay.addresses import xpub_id
-from relay.chain import Web3Chain
+from relay.chain.rpc import Web3Chain
 from relay.config import Settings
 from relay.db import Database
 from relay.invoices import load_invoice, open_invoice
 from relay.models import AddressCounter, ChainCursor, Delivery, Invoice, utcnow
+from relay.pricing import Rates
 from relay.records import OrderData
 from relay.watcher import scan_once, sweep_expired
 from tests.conftest import MERCHANT_XPUB, make_settings
@@ -53,7 +54,7 @@ def scan(db: Database, settings: Settings, chain: Web3Chain) -> int:
 
 def open_order(db: Database, settings: Settings, order_id: str, total: str = "44.98") -> Invoice:
     order = OrderData(store="shop", order_id=order_id, currency="USD", total=Decimal(total))
-    return open_invoice(db, settings, order, utcnow())[0]
+    return open_invoice(db, settings, order, utcnow(), Rates(settings))[0]
 
 
 def reload(db: Database, invoice_id: str) -> Invoice:

@@ -18,11 +18,13 @@ from standardwebhooks.webhooks import Webhook
 from devkit.woocommerce import WooStore
 from relay.config import Settings, parse_settings
 from relay.db import Database
-from relay.delivery import Sender, deliver_due
+from relay.delivery import deliver_due
 from relay.invoices import open_invoice
 from relay.models import Invoice, utcnow
 from relay.outbox import queue_event
+from relay.pricing import Rates
 from relay.records import OrderData
+from relay.runtime import Runtime
 from tests.conftest import ADMIN_TOKEN, config_dict
 from tests.support import AppServer, relay_app, write_config
 
@@ -72,16 +74,16 @@ def settings_for(store: WooStore, receiver: dict[str, Any], db: Database) -> Set
 def open_one(db: Database, settings: Settings, store: WooStore) -> Invoice:
     order = store.create_order(total="10.00")
     data = OrderData(store="shop", order_id=str(order["id"]), currency="USD", total=Decimal(10))
-    return open_invoice(db, settings, data, utcnow())[0]
+    return open_invoice(db, settings, data, utcnow(), Rates(settings))[0]
 
 
 def send_all(db: Database, settings: Settings) -> None:
-    sender = Sender(settings)
+    runtime = Runtime(settings, db)
     try:
-        while deliver_due(db, settings, sender):
+        while deliver_due(db, settings, runtime.sender):
             pass
     finally:
-        sender.close()
+        runtime.close()
 
 
 def test_webhooks_are_signed_and_filtered(

@@ -10,6 +10,7 @@ from flask import Flask
 from relay.config import Settings
 from relay.db import Database
 from relay.inbox import Inbox
+from relay.runtime import Runtime
 from relay.web import admin, api, context, errors, hooks, ops, pay, refund, refunds_api, storeapi
 
 
@@ -18,20 +19,24 @@ def create_app(
     db: Database | None = None,
     on_queued: Callable[[], None] | None = None,
     spool_dir: Path | None = None,
+    runtime: Runtime | None = None,
 ) -> Flask:
     """Build the web app for validated settings; creates the schema if needed.
 
-    `on_queued` is called after the webhook route queued an order in the inbox (the scheduler's
-    `Runtime.wake_inbox` when it runs in the same process; otherwise its job polls). With
-    `spool_dir` (`relay serve`), accepted orders are spooled there before the answer and moved
-    into the inbox by a thread (relay/spool.py); raises SpoolError when it is unusable.
+    `runtime` holds the adapters the routes use (chain clients, rates, storefront clients;
+    relay/runtime.py); without one the app builds its own over `db`. `on_queued` is called after
+    the webhook route queued an order in the inbox (the scheduler's `Worker.wake_inbox` when it
+    runs in the same process; otherwise its job polls). With `spool_dir` (`relay serve`),
+    accepted orders are spooled there before the answer and moved into the inbox by a thread
+    (relay/spool.py); raises SpoolError when it is unusable.
     """
     app = Flask("relay.web")
     app.config["MAX_CONTENT_LENGTH"] = 2 * 1024 * 1024
     database = db or Database(settings.relay.database_url)
     if db is None:
         database.create_schema()
-    context.install(app, settings, database, Inbox(database, on_queued, spool_dir))
+    inbox = Inbox(database, on_queued, spool_dir)
+    context.install(app, settings, database, inbox, runtime or Runtime(settings, database))
     for blueprint in (hooks, api, pay, storeapi, refund, refunds_api, ops):
         app.register_blueprint(blueprint.bp)
     admin.init_app(app)

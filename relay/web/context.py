@@ -1,4 +1,4 @@
-"""Reach the relay's parts from a request: its settings, database, inbox, and a store by name.
+"""Reach the relay's parts from a request: settings, database, inbox, runtime, a store by name.
 
 `create_app` (relay/web/app.py) puts them on `app.extensions` with `install`; blueprints read them
 here, so no blueprint imports the factory.
@@ -12,17 +12,20 @@ from relay.config import Settings, StoreSettings
 from relay.db import Database
 from relay.errors import NotFound
 from relay.inbox import Inbox
+from relay.runtime import Runtime
 
 SETTINGS = "relay.settings"
 DB = "relay.db"
 INBOX = "relay.inbox"
+RUNTIME = "relay.runtime"
 
 
-def install(app: Flask, settings: Settings, db: Database, inbox: Inbox) -> None:
+def install(app: Flask, settings: Settings, db: Database, inbox: Inbox, runtime: Runtime) -> None:
     """Put the parts every request may need on the app."""
     app.extensions[SETTINGS] = settings
     app.extensions[DB] = db
     app.extensions[INBOX] = inbox
+    app.extensions[RUNTIME] = runtime
 
 
 def settings_of(app: Flask) -> Settings:
@@ -41,6 +44,12 @@ def inbox_of(app: Flask) -> Inbox:
     """Return the app's inbox (where the webhook route queues orders)."""
     inbox: Inbox = app.extensions[INBOX]
     return inbox
+
+
+def runtime_of(app: Flask) -> Runtime:
+    """Return the app's runtime (relay/runtime.py): chain clients, rates, storefront clients."""
+    runtime: Runtime = app.extensions[RUNTIME]
+    return runtime
 
 
 def store_of(app: Flask, name: str) -> StoreSettings:

@@ -16,7 +16,6 @@ import logging
 from collections.abc import Mapping
 from typing import Any, cast
 
-import requests
 from flask import Blueprint, current_app, jsonify, request
 
 from relay.errors import NotFound, RefundConflict
@@ -25,8 +24,7 @@ from relay.invoices import check_order
 from relay.models import utcnow
 from relay.refunds import request_refunds
 from relay.specs import load_spec
-from relay.storefront import StorefrontClient
-from relay.web.context import db_of, inbox_of, settings_of, store_of
+from relay.web.context import db_of, inbox_of, runtime_of, settings_of, store_of
 
 log = logging.getLogger(__name__)
 bp = Blueprint("hooks", __name__)
@@ -35,7 +33,6 @@ bp = Blueprint("hooks", __name__)
 @bp.post("/hooks/<store_name>")
 def receive(store_name: str) -> Any:
     """Verify and handle one storefront webhook; 200 for pings and ignored orders."""
-    settings = settings_of(current_app)
     store = store_of(current_app, store_name)
     spec = load_spec(store)
     body = request.get_data(cache=False)
@@ -48,9 +45,7 @@ def receive(store_name: str) -> Any:
     if inbound.kind == "refunds":
         return jsonify({"ok": True, **refunds}), 200
     if inbound.kind == "refetch":
-        with requests.Session() as http:
-            client = StorefrontClient(store, spec, http, settings.relay.delivery_timeout_seconds)
-            raw = client.read_order(inbound.order_id)
+        raw = runtime_of(current_app).storefronts.client(store_name).read_order(inbound.order_id)
         inbound = read_order(store, spec, raw, inbound.topic)
     if inbound.kind == "ignored" or inbound.order is None:
         log.info("store %s: ignored webhook: %s", store_name, inbound.reason)

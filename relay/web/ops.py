@@ -16,27 +16,13 @@ from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
 from sqlalchemy import func, select, text
 
-from relay.chain import ChainUnavailable, Web3Chain
+from relay.chain import ChainUnavailable
 from relay.db import Database
 from relay.inbox import counts as inbox_counts
 from relay.models import ChainCursor, Delivery, DeliveryStatus, Invoice, utcnow
-from relay.web.context import db_of, inbox_of, settings_of
+from relay.web.context import db_of, inbox_of, runtime_of
 
 bp = Blueprint("ops", __name__)
-READY_RPC_TIMEOUT_SECONDS = 3
-
-
-def chain_probes() -> dict[str, Web3Chain]:
-    """Return a chain client per configured chain with a short timeout, for probes of the head."""
-    chains: dict[str, Web3Chain] | None = current_app.extensions.get("relay.chains")
-    if chains is None:
-        settings = settings_of(current_app)
-        chains = {
-            name: Web3Chain(c.rpc_urls, timeout=READY_RPC_TIMEOUT_SECONDS)
-            for name, c in settings.chains.items()
-        }
-        current_app.extensions["relay.chains"] = chains
-    return chains
 
 
 @bp.get("/healthz")
@@ -55,7 +41,7 @@ def readyz() -> Any:
             session.execute(text("SELECT 1"))
     except Exception as exc:
         report["database"], ok = type(exc).__name__, False
-    for name, chain in chain_probes().items():
+    for name, chain in runtime_of(current_app).probes.items():
         try:
             report["chains"][name] = {"head": chain.head()}
         except ChainUnavailable as exc:
@@ -126,7 +112,7 @@ class _StateCollector(Collector):
 def metrics() -> Response:
     """Expose Prometheus metrics (text format 0.0.4)."""
     heads = {}
-    for name, chain in chain_probes().items():
+    for name, chain in runtime_of(current_app).probes.items():
         try:
             heads[name] = chain.head()
         except ChainUnavailable:

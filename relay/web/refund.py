@@ -22,8 +22,8 @@ from relay.errors import AddressError, ChainError, NotFound, PayloadError, Refun
 from relay.links import refund_id_from_token
 from relay.models import Refund, utcnow
 from relay.pricing import from_base_units
-from relay.refunds import ChainCodeReader, CodeReader, load_refund, submit_address
-from relay.web.context import db_of, settings_of
+from relay.refunds import CodeReader, load_refund, submit_address
+from relay.web.context import db_of, runtime_of, settings_of
 from relay.web.display import chain_name
 
 bp = Blueprint("refund", __name__, template_folder="templates")
@@ -43,9 +43,7 @@ PAGE_HEADERS = {
 def code_reader(app: Flask) -> CodeReader:
     """Return the app's reader of account code (tests may put their own in app.extensions)."""
     reader: CodeReader | None = app.extensions.get("relay.code_reader")
-    if reader is None:
-        reader = app.extensions["relay.code_reader"] = ChainCodeReader(settings_of(app))
-    return reader
+    return reader or runtime_of(app).read_code
 
 
 def customer_view(refund: Refund) -> dict[str, Any]:

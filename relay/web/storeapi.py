@@ -30,7 +30,7 @@ from relay.refunds import request_refunds
 from relay.serialize import invoice_json, refund_json
 from relay.specs import load_spec
 from relay.web.auth import bearer_token
-from relay.web.context import db_of, settings_of, store_of
+from relay.web.context import db_of, runtime_of, settings_of, store_of
 
 bp = Blueprint("storeapi", __name__)
 PROTOCOL = "relay"  # the spec whose inbound part reads this endpoint's body
@@ -64,7 +64,8 @@ def create_invoice(store_name: str) -> Any:
     if inbound.order is None:
         raise InvoiceError(f"the order cannot get an invoice: {inbound.reason}")
     # open_invoice hands back the invoice with its options and payments loaded
-    invoice, created = open_invoice(db_of(current_app), settings, inbound.order, utcnow())
+    rates = runtime_of(current_app).rates
+    invoice, created = open_invoice(db_of(current_app), settings, inbound.order, utcnow(), rates)
     data = invoice_json(invoice, settings.relay.public_url, settings.relay.secret_key)
     answer = jsonify(data)
     answer.headers["Location"] = f"/api/v1/invoices/{invoice.id}"

@@ -19,7 +19,8 @@ import requests
 from devkit.harness import wait_for
 from relay.config import Settings, load_settings
 from relay.db import Database
-from relay.scheduler import Runtime, build_scheduler
+from relay.runtime import Runtime
+from relay.scheduler import Worker, build_scheduler
 from relay.web.app import create_app
 from relay.web.context import inbox_of
 
@@ -92,15 +93,17 @@ class _Relay:
         self.db.create_schema()
         host, _, port = settings.relay.listen.rpartition(":")
         self.runtime = Runtime(settings, self.db)
+        jobs = Worker(self.runtime)
         app = create_app(
             settings,
             self.db,
-            on_queued=self.runtime.wake_inbox,
+            on_queued=jobs.wake_inbox,
             spool_dir=settings.relay.spool_directory(),
+            runtime=self.runtime,
         )
         self.inbox = inbox_of(app)
         self.server: Any = create_server(app, host=host, port=int(port))
-        self.scheduler = build_scheduler(self.runtime)
+        self.scheduler = build_scheduler(jobs)
         self.thread = threading.Thread(target=self.server.run, daemon=True)
 
     def start(self) -> None:

@@ -5,9 +5,9 @@
 | `GET /admin/health` | per chain head, cursor and lag; inbox and outbox; `check-config`; version |
 | `GET /admin/collect` | not available yet: collecting comes with collectors (issue 17) |
 
-Heads are asked of each chain with the readiness probe's short timeout (relay/web/ops.py), so a
-node that hangs shows as unreachable within seconds; cursors, inbox and outbox are read from the
-database, as /metrics reads them.
+Heads are asked of each chain through the runtime's `probes` (the readiness probe's short
+timeout), so a node that hangs shows as unreachable within seconds; cursors, inbox and outbox are
+read from the database, as /metrics reads them.
 """
 
 from __future__ import annotations
@@ -26,8 +26,7 @@ from relay.config import summarize
 from relay.inbox import counts as inbox_counts
 from relay.models import ChainCursor, Delivery, DeliveryStatus, InboxOrder, InboxStatus, utcnow
 from relay.web.admin.blueprint import bp, page
-from relay.web.context import db_of, inbox_of, settings_of
-from relay.web.ops import chain_probes
+from relay.web.context import db_of, inbox_of, runtime_of, settings_of
 
 
 @dataclass(frozen=True)
@@ -60,7 +59,7 @@ def relay_version() -> str:
 def _chains(cursors: dict[str, tuple[int, datetime]]) -> list[ChainHealth]:
     """Ask each chain's head (outside any database transaction: an RPC call may take seconds)."""
     found = []
-    for name, probe in chain_probes().items():
+    for name, probe in runtime_of(current_app).probes.items():
         head, error = None, ""
         try:
             head = probe.head()

@@ -4,7 +4,7 @@ The tests and `relay demo` need a real JSON-RPC node rather than mocks, so that 
 watcher meets real receipts, logs, reorgs and failed transactions. This module starts anvil (from
 the pinned npm package `@foundry-rs/anvil`, installed by `npm ci`) on a loopback port. With
 `multicall3` it installs `Multicall3` (github.com/mds1/multicall3) at its canonical address
-`relay.config.MULTICALL3_ADDRESS` with `anvil_setCode`, as most real chains have it, so the
+`relay.chain.MULTICALL3_ADDRESS` with `anvil_setCode`, as most real chains have it, so the
 relay's balance reads (one aggregate3 `eth_call` per address chunk) run as in production. Its dev
 accounts are derived from DEV_MNEMONIC.
 
@@ -35,7 +35,7 @@ from web3 import Web3
 
 from devkit import REPO_ROOT
 from devkit.devchain.contracts import load_artifact, rpc
-from relay.config import MULTICALL3_ADDRESS
+from relay.chain import MULTICALL3_ADDRESS
 
 DEV_MNEMONIC: Final[str] = "test test test test test test test test test test test junk"
 """Anvil's default mnemonic: its dev accounts are derived from it (m/44'/60'/0'/0/i)."""

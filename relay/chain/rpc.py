@@ -1,147 +1,32 @@
-"""Talk to an EVM chain: a `Chain` protocol of plain dataclasses and its web3 implementation.
+"""Talk to an EVM chain over JSON-RPC with web3.py: the `Chain` protocol's implementation.
 
-Only this module imports web3. The web3 implementation fails over between the configured RPC URLs,
+Only the chain layer imports web3. `Web3Chain` fails over between the configured RPC URLs,
 batches block and receipt reads (JSON-RPC batches), reads native balances with one Multicall3
-`aggregate3` eth_call of `getEthBalance` sub-calls per address chunk (or, on a chain without
-Multicall3, one JSON-RPC batch of `eth_getBalance` per chunk, as nodes cap batch sizes), and asks
-`eth_getLogs` for ERC-20 `Transfer` logs to many deposit addresses at once (topic OR-lists), so
-JSON-RPC calls per scan do not grow with the number of open invoices beyond one call per address
-chunk. Sources: ethereum/execution-apis (eth_getLogs, eth_call, block tags), web3.py docs
-(batch_requests), geth's `--rpc.batch-request-limit` (default 1,000), github.com/mds1/multicall3
-(Multicall3's ABI and deployments), the Solidity ABI specification (calldata layout).
+`aggregate3` eth_call of `getEthBalance` sub-calls per address chunk (relay/chain/multicall.py; or,
+on a chain without Multicall3, one JSON-RPC batch of `eth_getBalance` per chunk, as nodes cap batch
+sizes), and asks `eth_getLogs` for ERC-20 `Transfer` logs to many deposit addresses at once (topic
+OR-lists), so JSON-RPC calls per scan do not grow with the number of open invoices beyond one call
+per address chunk. Sources: ethereum/execution-apis (eth_getLogs, eth_call, block tags), web3.py
+docs (batch_requests), geth's `--rpc.batch-request-limit` (default 1,000).
 """
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
-from typing import Any, Protocol, TypeVar
+from typing import Any, TypeVar
 
-from eth_abi.abi import decode
-from eth_abi.exceptions import DecodingError
 from web3 import HTTPProvider, Web3
 from web3.exceptions import Web3Exception
 
-from relay.config import MULTICALL3_ADDRESS
+from relay.chain.constants import FEED_ABI, MULTICALL3_ADDRESS, RPC_TIMEOUT_SECONDS, TRANSFER_TOPIC
+from relay.chain.multicall import aggregate3_balances, decode_balances
+from relay.chain.protocol import BlockRef, NativeTx, Receipt, TokenTransfer
+from relay.errors import ChainUnavailable
 
 log = logging.getLogger(__name__)
 
-FEED_ABI: list[dict[str, Any]] = [
-    {
-        "name": "decimals",
-        "type": "function",
-        "stateMutability": "view",
-        "inputs": [],
-        "outputs": [{"name": "", "type": "uint8"}],
-    },
-    {
-        "name": "latestRoundData",
-        "type": "function",
-        "stateMutability": "view",
-        "inputs": [],
-        "outputs": [
-            {"name": "roundId", "type": "uint80"},
-            {"name": "answer", "type": "int256"},
-            {"name": "startedAt", "type": "uint256"},
-            {"name": "updatedAt", "type": "uint256"},
-            {"name": "answeredInRound", "type": "uint80"},
-        ],
-    },
-]  # Chainlink AggregatorV3Interface, the two views the relay reads
-TRANSFER_TOPIC = "0xddf252ad1be2c89b69c2b068fc378daa952ba7f163c4a11628f55a4df523b3ef"
-AGGREGATE3 = bytes.fromhex("82ad56cb")  # Multicall3.aggregate3((address,bool,bytes)[])
-GET_ETH_BALANCE = bytes.fromhex("4d2301cc")  # Multicall3.getEthBalance(address)
-_WORD = 32  # bytes in one ABI word
-RPC_TIMEOUT_SECONDS = 20
 T = TypeVar("T")
-
-
-class ChainUnavailable(Exception):
-    """Raise when no RPC URL of a chain answered."""
-
-
-@dataclass(frozen=True)
-class BlockRef:
-    """A block's number, hash (0x hex) and timestamp (unix seconds)."""
-
-    number: int
-    hash: str
-    timestamp: int
-
-
-@dataclass(frozen=True)
-class NativeTx:
-    """A top-level transaction carrying value: hash, sender, recipient, value in wei, block."""
-
-    tx_hash: str
-    sender: str
-    to: str
-    value: int
-    block: BlockRef
-    ordinal: int = 0  # for a transfer inside a contract call: the call's place in the tx trace
-
-
-@dataclass(frozen=True)
-class Receipt:
-    """A mined transaction's outcome: status 1 success / 0 failed, and where it was mined."""
-
-    status: int
-    block_number: int
-    block_hash: str
-
-
-@dataclass(frozen=True)
-class TokenTransfer:
-    """An ERC-20 Transfer log: token contract, from, to, amount in base units, position."""
-
-    token: str
-    sender: str
-    to: str
-    amount: int
-    tx_hash: str
-    log_index: int
-    block_number: int
-    block_hash: str
-
-
-class Chain(Protocol):
-    """What the watcher needs from a chain."""
-
-    def head(self) -> int:
-        """Return the latest block number."""
-        ...
-
-    def finalized(self) -> int | None:
-        """Return the latest finalized block number, or None if the node has none."""
-        ...
-
-    def blocks(self, numbers: Sequence[int]) -> dict[int, BlockRef]:
-        """Return canonical block refs for the numbers that exist."""
-        ...
-
-    def native_transfers(self, recipients: set[str], start: int, end: int) -> list[NativeTx]:
-        """Return value-carrying top-level txs to `recipients` (lowercase) in [start, end]."""
-        ...
-
-    def token_transfers(
-        self, tokens: Sequence[str], recipients: Sequence[str], start: int, end: int
-    ) -> list[TokenTransfer]:
-        """Return Transfer logs of `tokens` to `recipients` in blocks [start, end]."""
-        ...
-
-    def receipts(self, tx_hashes: Sequence[str]) -> dict[str, Receipt]:
-        """Return each mined transaction's receipt; ones not (or no longer) mined are absent."""
-        ...
-
-    def balances(self, addresses: Sequence[str], block: int) -> dict[str, int]:
-        """Return each address's native balance in wei at `block` (lowercase address keys)."""
-        ...
-
-    def internal_transfers(self, block: int, recipients: set[str]) -> list[NativeTx] | None:
-        """Return value transfers to `recipients` made inside contracts in `block` (call traces),
-        or None when the node offers no tracing."""
-        ...
 
 
 def _hex(value: Any) -> str:
@@ -359,7 +244,7 @@ class Web3Chain:
 
     def _multicall_balances(self, chunk: list[str], tag: str) -> Callable[[Web3], list[int] | None]:
         """Return a read of `chunk`'s balances through Multicall3; it gives None without code."""
-        call = {"to": self.multicall3, "data": "0x" + _aggregate3_balances(self.multicall3, chunk)}
+        call = {"to": self.multicall3, "data": "0x" + aggregate3_balances(self.multicall3, chunk)}
 
         def read(w3: Web3) -> list[int] | None:
             provider: Any = w3.provider
@@ -384,7 +269,7 @@ class Web3Chain:
                 answer = provider.make_request("eth_call", [call, tag])
             if not isinstance(answer, dict) or answer.get("error") or "result" not in answer:
                 raise ValueError(f"balance multicall failed: {_rpc_error(answer)}")
-            return _decode_balances(answer["result"], len(chunk))
+            return decode_balances(answer["result"], len(chunk))
 
         return read
 
@@ -445,53 +330,6 @@ class Web3Chain:
             return int(answer), decimals, int(updated_at)
 
         return self._call(read)
-
-
-def _aggregate3_balances(multicall3: str, addresses: Sequence[str]) -> str:
-    """Return hex calldata (no 0x) of `aggregate3` with one `getEthBalance(address)` per address.
-
-    Each sub-call targets Multicall3 itself with allowFailure=false. Laid out by hand (ABI
-    encoding of `(address,bool,bytes)[]`: a head of offsets, then equal-sized tuples) because
-    eth_abi's encoder takes ~30 ms per 1,000 addresses; tests compare the two.
-    """
-    count = len(addresses)
-    tuple_size = 6 * _WORD  # target, allowFailure, offset of callData, its length, 36 bytes padded
-    target = bytes.fromhex(multicall3.removeprefix("0x")).rjust(_WORD, b"\0")
-    prefix = target + _word(0) + _word(3 * _WORD) + _word(4 + _WORD) + GET_ETH_BALANCE
-    parts = [AGGREGATE3, _word(_WORD), _word(count)]
-    parts.extend(_word(count * _WORD + i * tuple_size) for i in range(count))
-    padding = bytes(_WORD - 4)
-    for address in addresses:
-        raw = bytes.fromhex(address.removeprefix("0x"))
-        if len(raw) != 20:
-            raise ValueError(f"not a 20-byte address: {address!r}")
-        parts.append(prefix + raw.rjust(_WORD, b"\0") + padding)
-    return b"".join(parts).hex()
-
-
-def _word(value: int) -> bytes:
-    return value.to_bytes(_WORD, "big")
-
-
-def _decode_balances(result: Any, count: int) -> list[int]:
-    """Return the wei balances in an `aggregate3` answer of `count` getEthBalance sub-calls.
-
-    Raises ValueError unless the answer is exactly `count` successful 32-byte results (an empty
-    answer, as from a block before the contract existed, is malformed too).
-    """
-    try:
-        data = bytes.fromhex(str(result).removeprefix("0x"))
-        (results,) = decode(["(bool,bytes)[]"], data, strict=True)
-    except (ValueError, DecodingError) as exc:
-        raise ValueError(f"malformed balance multicall answer: {exc}") from exc
-    if len(results) != count:
-        raise ValueError(f"balance multicall answered {len(results)} results for {count}")
-    balances = []
-    for success, value in results:
-        if not success or len(value) != _WORD:
-            raise ValueError(f"balance multicall sub-call failed: {success}, {value.hex()}")
-        balances.append(int.from_bytes(value, "big"))
-    return balances
 
 
 def _rpc_error(answer: Any) -> Any:
