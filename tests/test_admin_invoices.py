@@ -16,6 +16,7 @@ from relay.config import Settings, parse_settings
 from relay.db import Database
 from relay.invoices import open_invoice
 from relay.models import Delivery, DeliveryAttempt, Invoice, Payment, utcnow
+from relay.pricing import Rates
 from relay.records import OrderData
 from relay.web.admin.chart import BAR_AREA
 from relay.web.app import create_app
@@ -39,7 +40,7 @@ def open_order(
 ) -> Invoice:
     """Open an invoice for an order (prices at the config's fixed rates), then set `row` on it."""
     order = OrderData(store=store, order_id=order_id, currency="USD", total=Decimal(total))
-    invoice, _ = open_invoice(db, settings, order, utcnow())
+    invoice, _ = open_invoice(db, settings, order, utcnow(), Rates(settings))
     with db.transaction() as session:
         found = session.get(Invoice, invoice.id)
         assert found is not None
