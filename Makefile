@@ -7,7 +7,7 @@ CHROMIUM := /usr/bin/chromium
 PHPUNIT := /usr/bin/phpunit
 DIST ?= dist
 
-.PHONY: demo test setup setup-dev setup-browser setup-php lint woocommerce-plugin
+.PHONY: demo test setup setup-dev setup-browser setup-php lint woocommerce-plugin translations
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV) || python3 -m venv $(VENV)
@@ -59,3 +59,34 @@ woocommerce-plugin:
 
 test: lint setup-browser setup-php
 	$(BIN)/pytest $(PYTEST_ARGS)
+
+# The pages' gettext catalogs (relay/web/translations/<locale>/LC_MESSAGES): extract the texts
+# from templates and Python (babel.cfg: the customer pages, domain `messages`; babel-admin.cfg,
+# when present: the dashboard, domain `admin`), update each language's .po (a new language starts
+# empty: translate it), and compile the .mo files, which are committed beside the .po files so a
+# clone or a wheel needs no build step (tests/test_languages.py checks both are complete and match).
+TRANSLATIONS := relay/web/translations
+LANGUAGES := de fr es pt_BR zh_Hans
+ADMIN_LANGUAGES := de
+
+define catalog
+	mkdir -p build
+	$(BIN)/pybabel extract -F $(2) -o build/$(1).pot --no-wrap --add-location=file --sort-output \
+		--project=relay --copyright-holder="relay contributors" .
+	for lang in $(3); do \
+		if [ -f $(TRANSLATIONS)/$$lang/LC_MESSAGES/$(1).po ]; then \
+			$(BIN)/pybabel -q update -D $(1) -i build/$(1).pot -d $(TRANSLATIONS) -l $$lang \
+				--no-wrap --no-fuzzy-matching --ignore-obsolete; \
+		else \
+			$(BIN)/pybabel init -D $(1) -i build/$(1).pot -d $(TRANSLATIONS) -l $$lang --no-wrap; \
+		fi; \
+	done
+	$(BIN)/pybabel compile -D $(1) -d $(TRANSLATIONS) --statistics
+endef
+
+translations: setup-dev
+	$(call catalog,messages,babel.cfg,$(LANGUAGES))
+	if [ -f babel-admin.cfg ]; then $(MAKE) --no-print-directory admin-translations; fi
+
+admin-translations:
+	$(call catalog,admin,babel-admin.cfg,$(ADMIN_LANGUAGES))

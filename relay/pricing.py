@@ -14,7 +14,7 @@ from __future__ import annotations
 import json
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import ROUND_CEILING, Decimal, InvalidOperation
@@ -57,6 +57,26 @@ class PriceFeeds(Protocol):
     def latest_round(self, chain: str, feed: str) -> FeedRound:
         """Return the feed's latest round; raise any exception when it cannot be read."""
         ...
+
+
+class FeedReader(Protocol):
+    """Read a Chainlink feed on one chain (relay/chain/rpc.py's Web3Chain is one)."""
+
+    def latest_round(self, feed: str) -> tuple[int, int, int]:
+        """Return the feed's (answer, decimals, updated_at unix seconds)."""
+        ...
+
+
+class ChainFeeds:
+    """Read price feeds through each chain's client (PriceFeeds over {chain name: FeedReader})."""
+
+    def __init__(self, chains: Mapping[str, FeedReader]) -> None:
+        self.chains = chains
+
+    def latest_round(self, chain: str, feed: str) -> FeedRound:
+        """Return the feed's latest round on `chain`; raises what the chain client raises."""
+        answer, decimals, updated_at = self.chains[chain].latest_round(feed)
+        return FeedRound(answer, decimals, updated_at)
 
 
 class Rates:

@@ -9,7 +9,7 @@ sending address, often an exchange's hot wallet). `submit_address` checks the ad
 not the store's own deposit address nor the token contract, a contract only once the customer
 confirms) and queues `invoice.refund_ready` with an EIP-681 link paying the amount in base units
 at the invoice's locked rate (or an amount the merchant chose, `set_refund_amount`). The watcher
-(relay/refund_watch.py) sees the transfer and, once confirmed, `complete_refund` queues
+(relay/watcher/refunds.py) sees the transfer and, once confirmed, `complete_refund` queues
 `invoice.refunded` with the tx hash. `cancel_refund` lets the merchant withdraw a request.
 Statuses and moves: relay/refund_lifecycle.py. Every function writes one transaction and its
 outbox rows together.

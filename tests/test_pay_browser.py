@@ -215,7 +215,7 @@ def test_page_speaks_german_and_works_without_javascript(
         expect(page.get_by_role("heading", level=2).first).to_have_text(
             "Wir warten auf Ihre Zahlung"
         )
-        expect(page.locator(".total strong")).to_have_text("1.234,50 USD")
+        expect(page.locator(".total strong")).to_have_text("1.234,50\u00a0$")  # Babel's de
         expect(page.locator("button.copy").first).to_be_hidden()  # copying needs JavaScript
         screenshot(page, "pay-phone-german-nojs")
         page.get_by_role("link", name="ETH auf Dev").click()  # a plain link without JavaScript

@@ -347,20 +347,6 @@ def _nested_calls(call: dict[str, Any]) -> list[dict[str, Any]]:
     return found
 
 
-class ChainFeeds:
-    """Read price feeds through the chain clients (PriceFeeds for relay.pricing)."""
-
-    def __init__(self, chains: dict[str, Web3Chain]) -> None:
-        self.chains = chains
-
-    def latest_round(self, chain: str, feed: str) -> Any:
-        """Return the feed's latest round on `chain` as a relay.pricing.FeedRound."""
-        from relay.pricing import FeedRound
-
-        answer, decimals, updated_at = self.chains[chain].latest_round(feed)
-        return FeedRound(answer, decimals, updated_at)
-
-
 def _is_request_error(exc: Web3Exception) -> bool:
     """Tell a JSON-RPC error answer (the node answered; don't fail over) from a transport error."""
     return type(exc).__name__ in ("Web3RPCError", "BlockNotFound", "TransactionNotFound")

@@ -11,7 +11,19 @@ from relay.config import Settings
 from relay.db import Database
 from relay.inbox import Inbox
 from relay.runtime import Runtime
-from relay.web import admin, api, context, errors, hooks, ops, pay, refund, refunds_api, storeapi
+from relay.web import (
+    admin,
+    api,
+    context,
+    errors,
+    hooks,
+    languages,
+    ops,
+    pay,
+    refund,
+    refunds_api,
+    storeapi,
+)
 
 
 def create_app(
@@ -39,6 +51,7 @@ def create_app(
     context.install(app, settings, database, inbox, runtime or Runtime(settings, database))
     for blueprint in (hooks, api, pay, storeapi, refund, refunds_api, ops):
         app.register_blueprint(blueprint.bp)
-    admin.init_app(app)
     errors.init_app(app)
+    languages.init_app(app)
+    admin.init_app(app)  # after languages: the dashboard's gettext uses their catalogs
     return app

@@ -1,10 +1,11 @@
 """`GET /pay/<token>`: the customer's payment page; `GET /pay/<token>/status.json` keeps it live.
 
 The page is rendered on the server, so without JavaScript a reload shows the current state;
-`?option=<chain>:<ASSET>` picks the payment option and `?lang=de` the language (otherwise
-Accept-Language). static/pay.js polls status.json and, when its `page_key` differs from the
-page's, fetches the page again and swaps its `<main>`; it also runs the countdown and the copy
-buttons. A tampered, foreign or unknown token is the same plain 404: invoices cannot be enumerated.
+`?option=<chain>:<ASSET>` picks the payment option and `?lang=<tag>` the language (otherwise
+Accept-Language; relay/web/languages.py). static/pay.js polls status.json and, when its
+`page_key` differs from the page's, fetches the page again and swaps its `<main>`; it also runs
+the countdown and the copy buttons. A tampered, foreign or unknown token is the same plain 404:
+invoices cannot be enumerated.
 """
 
 from __future__ import annotations
@@ -23,9 +24,10 @@ from relay.links import invoice_id_from_token
 from relay.models import Invoice, Payment, PaymentOption, PaymentState, utcnow
 from relay.pricing import from_base_units
 from relay.serialize import iso
+from relay.web import languages
 from relay.web.context import db_of, settings_of
-from relay.web.display import chain_name, minute, option_amount, qr_svg
-from relay.web.i18n import LANGUAGES, STRINGS, Translator, choose_language, countdown
+from relay.web.display import chain_name, countdown, qr_svg, wallet_chain
+from relay.web.languages import gettext as _
 from relay.web.progress import Screen, option_key, order_page_url, progress_of, status_json
 
 bp = Blueprint(
@@ -54,15 +56,14 @@ PAGE_HEADERS = {
 def payment_page(token: str) -> Any:
     """Show the invoice behind a signed token; a tampered or foreign token is a plain 404."""
     settings = settings_of(current_app)
-    t = Translator(choose_language(request.accept_languages, request.args.get("lang")))
     now = utcnow()
     with db_of(current_app).transaction() as session:
         invoice_id = invoice_id_from_token(settings.relay.secret_key, token)
         invoice = load_invoice(session, invoice_id) if invoice_id else None
         if invoice is None:
-            html = render_template("pay_not_found.html", t=t)
+            html = render_template("pay_not_found.html")
             return html, 404, PAGE_HEADERS
-        context = _page_context(invoice, settings, now, t, token)
+        context = _page_context(invoice, settings, now, token)
     return render_template("pay.html", **context), 200, PAGE_HEADERS
 
 
@@ -89,40 +90,44 @@ def _decimals(invoice: Invoice, settings: Settings, payment: Payment) -> int:
     return asset.decimals if asset else 0
 
 
+def _amount(base_units: int, option: PaymentOption) -> str:
+    """Write base units of an option's asset for the locale with its symbol: "1.234,5 USDC"."""
+    return f"{languages.number(from_base_units(base_units, option.decimals))} {option.asset}"
+
+
 def _page_context(
-    invoice: Invoice, settings: Settings, now: datetime, t: Translator, token: str
+    invoice: Invoice, settings: Settings, now: datetime, token: str
 ) -> dict[str, Any]:
     state = progress_of(invoice, settings, now)
-    lang = request.args.get("lang") if request.args.get("lang") in STRINGS else None
+    lang = languages.chosen_language()
     choices = [state.option] if state.option else list(invoice.options)
     selected = next((o for o in choices if option_key(o) == request.args.get("option")), choices[0])
     amount = state.remaining if state.screen == Screen.PARTIAL else selected.amount_base_units
     uri = payment_uri(
         chain_id=selected.chain_id, to=selected.address, amount=amount, token=selected.contract
     )
+    # the amount to send stays as wallets and exchanges take it (dot, no grouping) in every language
     decimal_amount = str(from_base_units(amount, selected.decimals))
     name = chain_name(selected.chain_id, selected.chain)
     store = settings.stores.get(invoice.store)
     order = invoice.order_number or invoice.order_id
     payments = [p for p in invoice.payments if p.state != PaymentState.ORPHANED]
     return {
-        "t": t,
-        "languages": [
-            (code, STRINGS[code]["language_name"], _self_url(token, selected, code))
-            for code in LANGUAGES
-        ],
+        "languages": languages.language_links(lambda tag: _self_url(token, selected, tag)),
         "order": order,
         "store_host": urlparse(store.base_url).netloc if store else invoice.store,
         "store_url": store.base_url if store else "",
-        "total": t.fiat(invoice.amount, invoice.currency),
+        "total": languages.fiat(invoice.amount, invoice.currency),
         "state": state,
         "screen": state.screen.value,
         "exception": invoice.exception,
         "options": [
             {
                 "key": option_key(o),
-                "label": t("option", asset=o.asset, chain=chain_name(o.chain_id, o.chain)),
-                "href": _self_url(token, o, lang),
+                "label": _(
+                    "%(asset)s on %(chain)s", asset=o.asset, chain=chain_name(o.chain_id, o.chain)
+                ),
+                "href": _self_url(token, o, lang and languages.tag(lang)),
                 "selected": o is selected,
             }
             for o in choices
@@ -130,23 +135,32 @@ def _page_context(
         "selected": selected,
         "chain_name": name,
         "amount": decimal_amount,
+        "amount_base_units": str(amount),
+        "wallet": wallet_chain(selected.chain_id, settings.chains.get(selected.chain)),
         "uri": uri,
-        "qr": qr_svg(uri, t("qr_title", amount=decimal_amount, asset=selected.asset, chain=name))
+        "qr": qr_svg(
+            uri,
+            _(
+                "QR code: pay %(amount)s on %(chain)s",
+                amount=_amount(amount, selected),
+                chain=name,
+            ),
+        )
         if state.screen in (Screen.WAITING, Screen.PARTIAL)
         else "",
         "countdown": countdown((invoice.expires_at - now).total_seconds()),
         "expires_at": iso(invoice.expires_at),
         "expires": invoice.expires_at.timestamp(),
-        "pay_by": minute(invoice.expires_at),
-        "watch_until": minute(invoice.monitoring_ends_at),
+        "pay_by": languages.moment(invoice.expires_at),
+        "watch_until": languages.moment(invoice.monitoring_ends_at),
         "now": now.timestamp(),
-        "paid": option_amount(state.paid, state.option) if state.option else "",
-        "due": option_amount(state.due, state.option) if state.option else "",
-        "remaining": option_amount(state.remaining, state.option) if state.option else "",
+        "paid": _amount(state.paid, state.option) if state.option else "",
+        "due": _amount(state.due, state.option) if state.option else "",
+        "remaining": _amount(state.remaining, state.option) if state.option else "",
         "payments": [
             {
                 "tx_hash": p.tx_hash,
-                "amount": str(
+                "amount": languages.number(
                     from_base_units(p.amount_base_units, _decimals(invoice, settings, p))
                 ),
                 "asset": p.asset,

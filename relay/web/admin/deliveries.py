@@ -17,8 +17,8 @@ from relay.errors import NotFound
 from relay.models import DeliveryStatus, utcnow
 from relay.web.admin.blueprint import back_to, bp, page, paging
 from relay.web.admin.queries import count_deliveries, delivery_page
-from relay.web.admin.text import _
 from relay.web.context import db_of
+from relay.web.languages import gettext as _
 
 
 @bp.get("/deliveries")

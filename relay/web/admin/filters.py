@@ -10,7 +10,6 @@ from datetime import datetime
 from decimal import Decimal
 
 from flask import current_app
-from flask_babel import get_locale
 
 from relay.pricing import from_base_units
 from relay.web.admin.blueprint import bp
@@ -64,12 +63,6 @@ def address_link(chain: str, address: str | None) -> str | None:
     return f"{base}/address/{address}"
 
 
-def language() -> str:
-    """Return the page's language as an HTML `lang` value (Flask-Babel's locale), e.g. "de"."""
-    locale = get_locale()
-    return str(locale).replace("_", "-") if locale else "en"
-
-
 # every template may use them, as `admin_*` filters and globals
 bp.add_app_template_filter(units, "admin_units")
 bp.add_app_template_filter(fiat, "admin_fiat")
@@ -77,4 +70,3 @@ bp.add_app_template_filter(when, "admin_when")
 bp.add_app_template_filter(chain_label, "admin_chain")
 bp.add_app_template_global(tx_link, "admin_tx_link")
 bp.add_app_template_global(address_link, "admin_address_link")
-bp.add_app_template_global(language, "admin_language")

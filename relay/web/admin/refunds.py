@@ -27,9 +27,9 @@ from relay.refunds import cancel_refund, load_refund, set_refund_amount
 from relay.serialize import refund_uri
 from relay.web.admin.blueprint import bp, page, paging
 from relay.web.admin.queries import count_refunds, refund_page
-from relay.web.admin.text import _
 from relay.web.context import db_of, settings_of
 from relay.web.display import chain_name, qr_svg
+from relay.web.languages import gettext as _
 
 UNITS = ("asset", "base")
 

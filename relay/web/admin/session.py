@@ -22,9 +22,9 @@ from flask.sessions import SecureCookieSessionInterface
 from flask_wtf.csrf import CSRFError, CSRFProtect
 
 from relay.web.admin.blueprint import back_to, bp, page
-from relay.web.admin.text import _
 from relay.web.admin.throttle import SignInThrottle
 from relay.web.context import settings_of
+from relay.web.languages import gettext as _
 
 SESSION_KEY = "admin"
 THROTTLE = "relay.admin.throttle"

@@ -13,7 +13,7 @@ from datetime import datetime
 
 from relay.models import Delivery, Invoice, Payment, PaymentState, Refund
 from relay.pricing import from_base_units
-from relay.web.admin.text import _
+from relay.web.languages import gettext as _
 
 
 @dataclass(frozen=True)

@@ -1,4 +1,5 @@
-"""Find the merchant's refund transfers on a chain and confirm them (part of the watcher's tick).
+"""Find the merchant's refund transfers on a chain and confirm them: the watcher tick's refund
+recorder (relay/watcher/tick.py).
 
 Refunds waiting for payment (relay/refunds.py) name a customer address, an asset and an amount in
 base units. In the blocks a watcher tick scans, a transfer of that asset to that address (an
@@ -7,33 +8,35 @@ native value) for at least the amount, mined after the customer gave the address
 refund: the one asking exactly that amount first, else the oldest one it covers. Smaller
 transfers never match, so dust sent to the customer's address (address poisoning) or their other
 incoming payments count for nothing. A seen transfer must then meet the chain's confirmation
-rule, with its receipt re-checked, before the refund is `refunded`; if its block leaves the
-chain first, the refund waits for payment again. Costs no RPC call while no refund waits.
+rule, with its receipt re-checked (relay/confirmations.py), before the refund is `refunded`; if
+its block leaves the chain first, the refund waits for payment again. Costs no RPC call while no
+refund waits.
 """
 
 from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from relay.chain import Chain
-from relay.config import ChainSettings, Settings
+from relay.chain.protocol import Chain
+from relay.confirmations import Seen
 from relay.models import Refund
 from relay.refund_lifecycle import RefundStatus
 from relay.refunds import complete_refund, drop_refund_transfer, record_refund_transfer
+from relay.watcher.tick import Tick
+from relay.watcher.watched import CLOCK_SKEW
 
 log = logging.getLogger(__name__)
 
-CLOCK_SKEW = timedelta(minutes=2)  # block timestamps may run this far behind the relay's clock
 NATIVE_LOG_INDEX = -1
 
 
 @dataclass(frozen=True)
-class _Seen:
+class _Transfer:
     """A transfer to a refund address: token contract (None when native), amount in base units."""
 
     token: str | None
@@ -47,18 +50,9 @@ class _Seen:
     block_time: datetime
 
 
-def scan_refunds(
-    session: Session,
-    settings: Settings,
-    chain_settings: ChainSettings,
-    chain: Chain,
-    start: int,
-    end: int,
-    head: int,
-    finalized: int | None,
-    now: datetime,
-) -> int:
-    """Record refund transfers in blocks [start, end]; confirm seen ones; return new matches."""
+def record_refunds(session: Session, tick: Tick) -> int:
+    """Record refund transfers in the tick's blocks; confirm seen ones; return new matches."""
+    chain_settings, chain, start, end = tick.chain_settings, tick.chain, tick.start, tick.end
     waiting = list(
         session.scalars(
             select(Refund)
@@ -97,16 +91,16 @@ def scan_refunds(
                 seen.amount,
                 refund.to_address,
             )
-    _confirm(session, settings, chain_settings, chain, head, finalized, now)
+    _confirm(session, tick)
     return found
 
 
-def _transfers(chain: Chain, waiting: list[Refund], start: int, end: int) -> list[_Seen]:
+def _transfers(chain: Chain, waiting: list[Refund], start: int, end: int) -> list[_Transfer]:
     """Return transfers to the waiting refunds' addresses in [start, end], oldest first."""
     tokens = sorted({r.contract.lower() for r in waiting if r.contract})
     token_to = sorted({(r.to_address or "").lower() for r in waiting if r.contract})
     native_to = {(r.to_address or "").lower() for r in waiting if not r.contract}
-    seen: list[_Seen] = []
+    seen: list[_Transfer] = []
     logs = chain.token_transfers(tokens, token_to, start, end) if tokens else []
     blocks = chain.blocks(sorted({item.block_number for item in logs})) if logs else {}
     for item in logs:
@@ -114,7 +108,7 @@ def _transfers(chain: Chain, waiting: list[Refund], start: int, end: int) -> lis
         if block is None or block.hash != item.block_hash:
             continue  # a log of a block that is no longer canonical
         seen.append(
-            _Seen(
+            _Transfer(
                 item.token.lower(),
                 item.to.lower(),
                 item.sender,
@@ -134,7 +128,7 @@ def _transfers(chain: Chain, waiting: list[Refund], start: int, end: int) -> lis
             if receipt is None or receipt.status != 1:
                 continue  # a failed transaction moved nothing
             seen.append(
-                _Seen(
+                _Transfer(
                     None,
                     tx.to.lower(),
                     tx.sender,
@@ -149,7 +143,7 @@ def _transfers(chain: Chain, waiting: list[Refund], start: int, end: int) -> lis
     return sorted(seen, key=lambda s: (s.block_number, s.log_index))
 
 
-def _known(session: Session, chain: str, seen: _Seen) -> bool:
+def _known(session: Session, chain: str, seen: _Transfer) -> bool:
     """Tell whether a transfer already pays a refund (a rescan after a reorg sees it again)."""
     return (
         session.scalar(
@@ -163,7 +157,7 @@ def _known(session: Session, chain: str, seen: _Seen) -> bool:
     )
 
 
-def _match(waiting: list[Refund], seen: _Seen) -> Refund | None:
+def _match(waiting: list[Refund], seen: _Transfer) -> Refund | None:
     """Return the waiting refund a transfer pays: exact amount first, then the oldest covered."""
     candidates = [
         r
@@ -179,16 +173,9 @@ def _match(waiting: list[Refund], seen: _Seen) -> Refund | None:
     return best[0] if best else None
 
 
-def _confirm(
-    session: Session,
-    settings: Settings,
-    chain_settings: ChainSettings,
-    chain: Chain,
-    head: int,
-    finalized: int | None,
-    now: datetime,
-) -> None:
+def _confirm(session: Session, tick: Tick) -> None:
     """Count confirmations of seen refund transfers; complete or drop them."""
+    chain_settings = tick.chain_settings
     confirming = list(
         session.scalars(
             select(Refund).where(
@@ -197,25 +184,9 @@ def _confirm(
             )
         )
     )
-    if not confirming:
-        return
-    canonical = chain.blocks(sorted({r.block_number for r in confirming if r.block_number}))
-    ready = [
-        r
-        for r in confirming
-        if r.block_number is not None
-        and _meets_rule(chain_settings, r.block_number, head, finalized)
-    ]
-    receipts = chain.receipts([r.tx_hash for r in ready if r.tx_hash])
-    for refund in confirming:
-        ref = canonical.get(refund.block_number or -1)
-        orphaned = ref is None or ref.hash != refund.block_hash
-        if refund in ready and not orphaned:
-            receipt = receipts.get(refund.tx_hash or "")
-            orphaned = (
-                receipt is None or receipt.status != 1 or receipt.block_hash != refund.block_hash
-            )
-        if orphaned:
+    seen = [Seen(r.block_number, r.block_hash, r.tx_hash) for r in confirming]
+    for refund, standing in zip(confirming, tick.standings(seen), strict=True):
+        if standing.orphaned:
             log.warning(
                 "%s: refund %s transfer %s left the canonical chain; waiting for payment again",
                 chain_settings.name,
@@ -224,20 +195,12 @@ def _confirm(
             )
             drop_refund_transfer(refund)
             continue
-        refund.confirmations = max(head - (refund.block_number or head) + 1, 0)
-        if refund in ready:
-            complete_refund(session, settings, refund, now)
+        refund.confirmations = standing.confirmations
+        if standing.final:
+            complete_refund(session, tick.settings, refund, tick.now)
             log.info(
                 "%s: refund %s confirmed (tx %s)",
                 chain_settings.name,
                 refund.id,
                 refund.tx_hash,
             )
-
-
-def _meets_rule(
-    chain_settings: ChainSettings, block: int, head: int, finalized: int | None
-) -> bool:
-    if chain_settings.finality:
-        return finalized is not None and block <= finalized
-    return head - block + 1 >= chain_settings.confirmations
