@@ -17,10 +17,10 @@ from typing import Any
 from sqlalchemy import insert
 from web3 import Web3
 
-from relay.config import Settings
 from relay.db import Database
 from relay.eip681 import payment_uri
 from relay.models import Delivery, Invoice, Payment, PaymentOption
+from relay.settings import Settings
 
 CHUNK = 5000
 AMOUNT_USD = Decimal("25.00")

@@ -40,9 +40,10 @@ from bench.common import (
 from bench.fixtures import insert_invoices
 from devkit.devchain import Anvil, deploy_token, mint, transfer_token
 from relay.chain.rpc import Web3Chain
-from relay.config import Settings, parse_settings
+from relay.config import parse_settings
 from relay.db import Database
 from relay.models import Base, ChainCursor, Payment, utcnow
+from relay.settings import Settings
 from relay.watcher import scan_once
 
 SIZES = (10, 1_000, 10_000, 100_000)

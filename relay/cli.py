@@ -15,8 +15,9 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from relay.config import Settings, load_settings, summarize
+from relay.config import load_settings, summarize
 from relay.errors import ConfigError
+from relay.settings import Settings
 from relay.spool import SpoolError
 
 if TYPE_CHECKING:

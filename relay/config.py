@@ -1,8 +1,9 @@
-"""Read the relay's TOML file into frozen, typed settings; report every problem by key path.
+"""Read the relay's TOML file into settings (relay/settings.py); report every problem by key path.
 
-Order of work: `tomllib` → interpolate `${VAR}` from the environment → validate → frozen objects.
-`load_settings` raises `ConfigError` listing every problem, not only the first; secrets in
-clear are accepted and listed in `Settings.warnings`.
+Order of work: `tomllib` → interpolate `${VAR}` from the environment → validate (a
+relay/tomlcheck.py Checker) → frozen `Settings`. `load_settings` raises `ConfigError` listing every
+problem, not only the first; secrets in clear are accepted and listed in `Settings.warnings`.
+`summarize` is what `relay check-config` prints for a valid file.
 """
 
 from __future__ import annotations
@@ -11,17 +12,25 @@ import os
 import re
 import tomllib
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import fields
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlparse
 
-from sqlalchemy.engine import make_url
-from sqlalchemy.exc import ArgumentError
-
+from relay.addresses import validate_xpub
 from relay.chain.constants import MULTICALL3_ADDRESS
 from relay.errors import ConfigError
+from relay.events import EVENT_TYPES
+from relay.settings import (
+    AssetSettings,
+    ChainSettings,
+    RelaySettings,
+    Settings,
+    StoreSettings,
+    WebhookSettings,
+)
+from relay.specs import check_platform, load_spec
+from relay.tomlcheck import Checker
 
 DEFAULT_RETRY_SECONDS = (0, 5, 300, 1800, 7200, 18000, 36000, 36000)  # Svix's schedule
 SECRET_KEYS = {"secret_key", "admin_token", "webhook_secret", "api_key", "api_secret", "secret"}
@@ -32,132 +41,16 @@ _ADDRESS = re.compile(r"^0x[0-9a-fA-F]{40}$")
 RATE_KINDS = ("peg", "fixed", "chainlink", "coingecko")  # see relay/pricing.py
 
 
-@dataclass(frozen=True)
-class RelaySettings:
-    """The `[relay]` table."""
-
-    public_url: str
-    listen: str
-    database_url: str
-    secret_key: str
-    admin_token: str
-    delivery_retry_seconds: tuple[int, ...]
-    delivery_timeout_seconds: int = 15
-    delivery_concurrency: int = 4
-    coingecko_url: str = "https://api.coingecko.com/api/v3"
-    rate_max_age_seconds: int = 3600
-    fiat_rates: tuple[str, ...] = ()
-    spool_dir: str = ""
-    admin_session_minutes: int = 480  # how long a /admin sign-in lasts
-
-    def spool_directory(self) -> Path:
-        """Return where `relay serve` spools accepted webhooks (relay/spool.py): `spool_dir`,
-        or beside a SQLite database file (`relay.db` → `relay.db-spool`), or `relay-spool` in
-        the working directory."""
-        if self.spool_dir:
-            return Path(self.spool_dir)
-        try:
-            url = make_url(self.database_url)
-        except ArgumentError:  # not a URL: the database itself will say so
-            return Path("relay-spool")
-        if url.get_backend_name() == "sqlite" and url.database not in (None, "", ":memory:"):
-            return Path(f"{url.database}-spool")
-        return Path("relay-spool")
-
-
-@dataclass(frozen=True)
-class AssetSettings:
-    """One `[chains.<chain>.assets.<SYMBOL>]` table; `contract` is None for the native coin."""
-
-    symbol: str
-    decimals: int
-    rate: tuple[str, ...]
-    contract: str | None = None
-
-    @property
-    def native(self) -> bool:
-        """Tell whether this is the chain's native coin (ETH)."""
-        return self.contract is None
-
-
-@dataclass(frozen=True)
-class ChainSettings:
-    """One `[chains.<name>]` table; `confirmations` counts the payment's own block (1 = mined).
-
-    `multicall3` is the Multicall3 contract's address, "" when balance reads must not use it.
-    """
-
-    name: str
-    rpc_urls: tuple[str, ...]
-    chain_id: int
-    confirmations: int
-    finality: str | None
-    poll_seconds: float
-    max_block_range: int
-    address_chunk_size: int
-    reorg_depth: int
-    assets: Mapping[str, AssetSettings]
-    multicall3: str = MULTICALL3_ADDRESS
-    explorer_url: str = ""  # block explorer base, e.g. https://etherscan.io ("" = no links)
-
-
-@dataclass(frozen=True)
-class WebhookSettings:
-    """One `[[stores.<name>.webhooks]]` endpoint, signed per Standard Webhooks."""
-
-    url: str
-    secrets: tuple[str, ...]
-    events: tuple[str, ...]
-
-
-@dataclass(frozen=True)
-class StoreSettings:
-    """One `[stores.<name>]` table."""
-
-    name: str
-    platform: str
-    base_url: str
-    webhook_secrets: tuple[str, ...]
-    api_key: str
-    api_secret: str
-    payment_methods: tuple[str, ...]
-    xpub: str
-    accept: tuple[tuple[str, str], ...]  # (chain, asset symbol)
-    invoice_expiry_minutes: float
-    monitoring_minutes: float
-    payment_tolerance_percent: Decimal
-    reconcile_seconds: int
-    webhooks: tuple[WebhookSettings, ...] = ()
-    spec: str | None = None  # a spec file of the store's own instead of the shipped `platform`
-    api_token: str = ""  # token-auth platforms (Shopify Admin API access token, bearer tokens)
-    # minutes a subscription renewal's customer has to pay (a renewal link waits in an e-mail)
-    renewal_invoice_expiry_minutes: float = 30.0
-
-
-@dataclass(frozen=True)
-class Settings:
-    """The whole validated configuration."""
-
-    relay: RelaySettings
-    chains: Mapping[str, ChainSettings]
-    stores: Mapping[str, StoreSettings]
-    warnings: tuple[str, ...] = field(default=())
-    source: str = "<memory>"
-
-
-class _Reader:
-    """Collect problems while reading typed values out of nested tables."""
+class _Reader(Checker):
+    """Read the config's tables; every string is interpolated from the environment first."""
 
     def __init__(self, env: Mapping[str, str], base_dir: Path | None = None) -> None:
+        super().__init__(lone_strings=True)
         self.env = env
         self.base_dir = base_dir  # relative file paths in the config are read from here
-        self.problems: list[tuple[str, str]] = []
         self.warnings: list[str] = []
 
-    def problem(self, key: str, message: str) -> None:
-        self.problems.append((key, message))
-
-    def interpolate(self, key: str, value: str) -> str:
+    def text(self, key: str, value: str) -> str:
         """Replace `${VAR}` by the environment's value; a missing variable is a problem."""
         missing = [name for name in _VAR.findall(value) if name not in self.env]
         for name in missing:
@@ -169,112 +62,12 @@ class _Reader:
             self.warnings.append(f"{key}: secret written in clear; prefer ${{VAR}}")
         return _VAR.sub(lambda m: self.env[m.group(1)], value)
 
-    def table(self, data: Mapping[str, Any], key: str, path: str) -> Mapping[str, Any]:
-        value = data.get(key, {})
-        if not isinstance(value, dict):
-            self.problem(f"{path}{key}", "must be a table")
-            return {}
-        return value
-
-    def unknown(self, data: Mapping[str, Any], known: set[str], path: str) -> None:
-        for key in data:
-            if key not in known:
-                self.problem(f"{path}.{key}", "unknown key")
-
-    def string(
-        self, data: Mapping[str, Any], key: str, path: str, default: str | None = None
-    ) -> str:
-        value = data.get(key, default)
-        if value is None:
-            self.problem(f"{path}.{key}", "is required")
-            return ""
-        if not isinstance(value, str):
-            self.problem(f"{path}.{key}", "must be a string")
-            return ""
-        return self.interpolate(f"{path}.{key}", value)
-
-    def strings(
-        self, data: Mapping[str, Any], key: str, path: str, default: tuple[str, ...] | None = None
-    ) -> tuple[str, ...]:
-        value = data.get(key, default)
-        if value is None:
-            self.problem(f"{path}.{key}", "is required")
-            return ()
-        if isinstance(value, str):
-            value = [value]
-        if not isinstance(value, list | tuple) or not all(isinstance(v, str) for v in value):
-            self.problem(f"{path}.{key}", "must be a list of strings")
-            return ()
-        return tuple(self.interpolate(f"{path}.{key}[{i}]", v) for i, v in enumerate(value))
-
-    def integer(
-        self, data: Mapping[str, Any], key: str, path: str, default: int | None, minimum: int = 0
-    ) -> int:
-        value = data.get(key, default)
-        if value is None:
-            self.problem(f"{path}.{key}", "is required")
-            return minimum
-        if isinstance(value, bool) or not isinstance(value, int):
-            self.problem(f"{path}.{key}", "must be an integer")
-            return minimum
-        if value < minimum:
-            self.problem(f"{path}.{key}", f"must be at least {minimum}")
-            return minimum
-        return value
-
-    def number(
-        self,
-        data: Mapping[str, Any],
-        key: str,
-        path: str,
-        default: float,
-        allow_zero: bool = False,
-    ) -> float:
-        value = data.get(key, default)
-        valid = isinstance(value, int | float) and not isinstance(value, bool)
-        if not valid or value < 0 or (value == 0 and not allow_zero):
-            self.problem(f"{path}.{key}", f"must be a {'' if allow_zero else 'positive '}number")
-            return default
-        return float(value)
-
-    def decimal(self, data: Mapping[str, Any], key: str, path: str, default: str) -> Decimal:
-        value = data.get(key, default)
-        if isinstance(value, bool) or not isinstance(value, int | float | str):
-            self.problem(f"{path}.{key}", "must be a number")
-            return Decimal(default)
-        try:
-            # str() of a TOML float keeps the digits the merchant wrote (0.5 → "0.5").
-            result = Decimal(str(value))
-        except InvalidOperation:
-            self.problem(f"{path}.{key}", "must be a number")
-            return Decimal(default)
-        if not result.is_finite() or result < 0:
-            self.problem(f"{path}.{key}", "must be a finite number ≥ 0")
-            return Decimal(default)
-        return result
-
-
-def _check_url(reader: _Reader, key: str, url: str, schemes: tuple[str, ...]) -> None:
-    if not url:
-        return
-    parsed = urlparse(url)
-    if parsed.scheme not in schemes or not parsed.netloc:
-        reader.problem(key, f"must be an absolute {' or '.join(schemes)} URL, got {url!r}")
-
 
 def _read_relay(reader: _Reader, data: Mapping[str, Any]) -> RelaySettings:
     path = "relay"
     table = reader.table(data, "relay", "")
-    reader.unknown(
-        table,
-        {"public_url", "listen", "database_url", "secret_key", "admin_token"}
-        | {"delivery_retry_seconds", "delivery_timeout_seconds", "coingecko_url"}
-        | {"delivery_concurrency"}
-        | {"rate_max_age_seconds", "fiat_rates", "spool_dir", "admin_session_minutes"},
-        path,
-    )
-    public_url = reader.string(table, "public_url", path, "http://127.0.0.1:8080").rstrip("/")
-    _check_url(reader, f"{path}.public_url", public_url, ("http", "https"))
+    reader.unknown(table, {f.name for f in fields(RelaySettings)}, path)  # keys are the fields
+    public_url = reader.url(table, "public_url", path, "http://127.0.0.1:8080")
     listen = reader.string(table, "listen", path, "127.0.0.1:8080")
     host, _, port = listen.rpartition(":")
     if not host or not port.isdigit():
@@ -302,7 +95,7 @@ def _read_relay(reader: _Reader, data: Mapping[str, Any]) -> RelaySettings:
         delivery_retry_seconds=tuple(retry),
         delivery_timeout_seconds=reader.integer(table, "delivery_timeout_seconds", path, 15, 1),
         delivery_concurrency=reader.integer(table, "delivery_concurrency", path, 4, 1),
-        coingecko_url=_url(reader, table, "coingecko_url", path, RelaySettings.coingecko_url),
+        coingecko_url=reader.url(table, "coingecko_url", path, RelaySettings.coingecko_url),
         rate_max_age_seconds=reader.integer(table, "rate_max_age_seconds", path, 3600, 1),
         fiat_rates=_read_fiat_rates(reader, table, path),
         spool_dir=reader.string(table, "spool_dir", path, ""),
@@ -310,10 +103,12 @@ def _read_relay(reader: _Reader, data: Mapping[str, Any]) -> RelaySettings:
     )
 
 
-def _url(reader: _Reader, table: Mapping[str, Any], key: str, path: str, default: str) -> str:
-    url = reader.string(table, key, path, default).rstrip("/")
-    _check_url(reader, f"{path}.{key}", url, ("http", "https"))
-    return url
+def _positive(text: str) -> bool:
+    """Tell whether a text is a decimal number above zero."""
+    try:
+        return Decimal(text) > 0
+    except InvalidOperation:
+        return False
 
 
 def _read_fiat_rates(reader: _Reader, table: Mapping[str, Any], path: str) -> tuple[str, ...]:
@@ -322,18 +117,12 @@ def _read_fiat_rates(reader: _Reader, table: Mapping[str, Any], path: str) -> tu
     for i, source in enumerate(sources):
         kind, _, arg = source.partition(":")
         if kind == "frankfurter":
-            _check_url(reader, f"{path}.fiat_rates[{i}]", arg, ("http", "https"))
+            reader.check_url(f"{path}.fiat_rates[{i}]", arg)
         elif kind == "fixed":
             parts = arg.split(":")
-            try:
-                ok = (
-                    len(parts) == 3
-                    and all(len(c) == 3 for c in parts[:2])
-                    and Decimal(parts[2]) > 0
-                )
-            except InvalidOperation:
-                ok = False
-            if not ok:
+            if not (
+                len(parts) == 3 and all(len(c) == 3 for c in parts[:2]) and _positive(parts[2])
+            ):
                 reader.problem(
                     f"{path}.fiat_rates[{i}]", "fixed fiat rate must look like fixed:USD:EUR:0.92"
                 )
@@ -346,7 +135,7 @@ def _read_fiat_rates(reader: _Reader, table: Mapping[str, Any], path: str) -> tu
 
 
 def _read_rate(reader: _Reader, table: Mapping[str, Any], path: str) -> tuple[str, ...]:
-    rates = reader.strings(table, "rate", path)
+    rates = reader.strings(table, "rate", path, None)
     for i, rate in enumerate(rates):
         kind, _, arg = rate.partition(":")
         if kind not in RATE_KINDS or not arg:
@@ -357,11 +146,7 @@ def _read_rate(reader: _Reader, table: Mapping[str, Any], path: str) -> tuple[st
             )
         elif kind == "fixed":
             currency, _, price = arg.partition(":")
-            try:
-                ok = len(currency) == 3 and Decimal(price) > 0
-            except InvalidOperation:
-                ok = False
-            if not ok:
+            if not (len(currency) == 3 and _positive(price)):
                 reader.problem(f"{path}.rate[{i}]", "fixed rate must look like fixed:USD:2500.00")
         elif kind == "chainlink" and not _ADDRESS.match(arg):
             reader.problem(f"{path}.rate[{i}]", "chainlink rate needs a feed address")
@@ -399,21 +184,19 @@ def _read_asset(reader: _Reader, symbol: str, table: Mapping[str, Any], path: st
 
 def _read_chain(reader: _Reader, name: str, table: Mapping[str, Any]) -> ChainSettings:
     path = f"chains.{name}"
-    known = {"rpc_urls", "chain_id", "confirmations", "finality", "poll_seconds", "max_block_range"}
-    more = {"address_chunk_size", "reorg_depth", "multicall3", "assets", "explorer_url"}
-    reader.unknown(table, known | more, path)
+    reader.unknown(table, {f.name for f in fields(ChainSettings)} - {"name"}, path)
     if not _NAME.match(name):
         reader.problem(path, "chain name must be lowercase letters, digits, '-' or '_'")
-    rpc_urls = reader.strings(table, "rpc_urls", path)
+    rpc_urls = reader.strings(table, "rpc_urls", path, None)
     if not rpc_urls:
         reader.problem(f"{path}.rpc_urls", "needs at least one URL")
     for i, url in enumerate(rpc_urls):
-        _check_url(reader, f"{path}.rpc_urls[{i}]", url, ("http", "https"))
+        reader.check_url(f"{path}.rpc_urls[{i}]", url)
     finality = table.get("finality")
     if finality is not None and finality not in ("finalized", "safe"):
         reader.problem(f"{path}.finality", 'must be "finalized" or "safe"')
         finality = None
-    assets_table = reader.table(table, "assets", f"{path}.")
+    assets_table = reader.table(table, "assets", path)
     assets = {
         symbol: _read_asset(reader, symbol, asset, f"{path}.assets.{symbol}")
         for symbol, asset in assets_table.items()
@@ -443,15 +226,13 @@ def _read_chain(reader: _Reader, name: str, table: Mapping[str, Any]) -> ChainSe
         reorg_depth=reader.integer(table, "reorg_depth", path, 64, 1),
         assets=assets,
         multicall3=multicall3,
-        explorer_url=_url(reader, table, "explorer_url", path, ""),
+        explorer_url=reader.url(table, "explorer_url", path, ""),
     )
 
 
 def _read_webhooks(
     reader: _Reader, table: Mapping[str, Any], path: str
 ) -> tuple[WebhookSettings, ...]:
-    from relay.events import EVENT_TYPES
-
     hooks = table.get("webhooks", [])
     if not isinstance(hooks, list):
         reader.problem(f"{path}.webhooks", "must be an array of tables [[…webhooks]]")
@@ -464,8 +245,8 @@ def _read_webhooks(
             continue
         reader.unknown(hook, {"url", "secret", "events"}, hpath)
         url = reader.string(hook, "url", hpath)
-        _check_url(reader, f"{hpath}.url", url, ("http", "https"))
-        secrets = reader.strings(hook, "secret", hpath)
+        reader.check_url(f"{hpath}.url", url)
+        secrets = reader.strings(hook, "secret", hpath, None)
         for j, secret in enumerate(secrets):
             if secret and not secret.startswith("whsec_"):
                 reader.problem(f"{hpath}.secret[{j}]", "must be a Standard Webhooks whsec_… secret")
@@ -480,9 +261,6 @@ def _read_webhooks(
 def _read_store(
     reader: _Reader, name: str, table: Mapping[str, Any], chains: Mapping[str, ChainSettings]
 ) -> StoreSettings:
-    from relay.addresses import validate_xpub
-    from relay.specs import check_platform, load_spec
-
     path = f"stores.{name}"
     known = {"platform", "base_url", "webhook_secret", "api_key", "api_secret", "payment_methods"}
     known |= {"xpub", "accept", "invoice_expiry_minutes", "monitoring_minutes", "webhooks"}
@@ -504,15 +282,14 @@ def _read_store(
             auth = load_spec(platform, spec).auth
     needs_keys = auth in ("woocommerce", "basic", "oauth1")
     needs_token = auth in ("header-token", "bearer")
-    base_url = reader.string(table, "base_url", path).rstrip("/")
-    _check_url(reader, f"{path}.base_url", base_url, ("http", "https"))
+    base_url = reader.url(table, "base_url", path)
     xpub = reader.string(table, "xpub", path)
     if xpub:
         error = validate_xpub(xpub)
         if error:
             reader.problem(f"{path}.xpub", error)
     accept: list[tuple[str, str]] = []
-    for i, item in enumerate(reader.strings(table, "accept", path)):
+    for i, item in enumerate(reader.strings(table, "accept", path, None)):
         chain, _, symbol = item.partition(":")
         if chain not in chains:
             reader.problem(f"{path}.accept[{i}]", f"unknown chain {chain!r} in {item!r}")
@@ -525,7 +302,7 @@ def _read_store(
     tolerance = reader.decimal(table, "payment_tolerance_percent", path, "0")
     if tolerance >= 100:
         reader.problem(f"{path}.payment_tolerance_percent", "must be below 100")
-    methods = reader.strings(table, "payment_methods", path)
+    methods = reader.strings(table, "payment_methods", path, None)
     if "payment_methods" in table and not methods:
         reader.problem(f"{path}.payment_methods", "needs at least one payment method id")
     expiry = reader.number(table, "invoice_expiry_minutes", path, 30.0)
@@ -533,7 +310,7 @@ def _read_store(
         name=name,
         platform=platform,
         base_url=base_url,
-        webhook_secrets=reader.strings(table, "webhook_secret", path),
+        webhook_secrets=reader.strings(table, "webhook_secret", path, None),
         api_key=reader.string(table, "api_key", path, None if needs_keys else ""),
         api_secret=reader.string(table, "api_secret", path, None if needs_keys else ""),
         payment_methods=methods,

@@ -13,7 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from relay.chain.protocol import BlockRef, Receipt
-from relay.config import ChainSettings
+from relay.settings import ChainSettings
 
 
 @dataclass(frozen=True)

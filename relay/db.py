@@ -234,7 +234,10 @@ class _QueuedRow:
 
 
 # Columns added to existing tables since schema version 1: (table, column, DDL type and default).
-ADDED_COLUMNS = (("invoices", "subscription_id", "VARCHAR(128) NOT NULL DEFAULT ''"),)
+ADDED_COLUMNS = (
+    ("invoices", "subscription_id", "VARCHAR(128) NOT NULL DEFAULT ''"),
+    ("deliveries", "action", "VARCHAR(120) NOT NULL DEFAULT ''"),
+)
 
 
 def _upgrade(engine: Engine) -> None:

@@ -26,9 +26,9 @@ from dataclasses import dataclass, replace
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
-from relay.config import StoreSettings
 from relay.errors import PayloadError
 from relay.records import OrderData, RefundRequest
+from relay.settings import StoreSettings
 from relay.signing import verify_hmac_sha256_base64, verify_standard_webhook
 from relay.specs import PlatformSpec, as_text, read_path
 

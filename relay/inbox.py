@@ -30,13 +30,13 @@ from typing import Any, cast
 from sqlalchemy import Table, delete, func, select, update
 from sqlalchemy.orm import Session
 
-from relay.config import Settings
 from relay.db import Database, GroupedInserts
 from relay.errors import InvoiceError, RateUnavailable
 from relay.invoices import open_invoice
 from relay.models import InboxOrder, InboxStatus, utcnow
 from relay.pricing import Rates
 from relay.records import OrderData
+from relay.settings import Settings
 from relay.spool import Spool
 
 log = logging.getLogger(__name__)

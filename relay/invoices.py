@@ -18,7 +18,6 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, selectinload
 
 from relay.addresses import derive_address, xpub_id
-from relay.config import Settings, StoreSettings
 from relay.db import Database
 from relay.eip681 import payment_uri
 from relay.errors import InvoiceError, RateUnavailable
@@ -35,6 +34,7 @@ from relay.models import AddressCounter, Invoice, Payment, PaymentOption, Paymen
 from relay.outbox import queue_event
 from relay.pricing import Rates, from_base_units, to_base_units
 from relay.records import ObservedTransfer, OrderData
+from relay.settings import Settings, StoreSettings
 
 log = logging.getLogger(__name__)
 OPEN_RETRIES = 5

@@ -291,6 +291,9 @@ class Delivery(Base):
     store: Mapped[str] = mapped_column(String(64))
     order_id: Mapped[str] = mapped_column(String(128))
     target: Mapped[str] = mapped_column(String(600))  # "storefront" or a webhook URL
+    # a storefront delivery's spec action (`invoice.expired.paid_partial`), resolved when queued
+    # (relay/outbox.py); "" for webhooks and for storefront rows queued before the column existed
+    action: Mapped[str] = mapped_column(String(120), default="")
     payload: Mapped[dict[str, Any]] = mapped_column(JSON)
     status: Mapped[str] = mapped_column(String(16), default=DeliveryStatus.PENDING.value)
     attempts: Mapped[int] = mapped_column(Integer, default=0)

@@ -1,7 +1,8 @@
 """Queue outgoing deliveries for an invoice event, inside the caller's transaction.
 
-One event becomes one storefront delivery (when the platform spec has an action for it) plus one
-delivery per subscribed status-webhook endpoint. They share an event id, which status webhooks
+One event becomes one storefront delivery (when the platform spec has an action for it; the
+delivery carries the action's key, resolved here once) plus one delivery per subscribed
+status-webhook endpoint. They share an event id, which status webhooks
 send as `webhook-id` on every retry so receivers can de-duplicate.
 """
 
@@ -14,12 +15,12 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
-from relay.config import Settings
 from relay.events import EventType
 from relay.links import payment_url
 from relay.models import Delivery, DeliveryStatus, Invoice, PaymentState
 from relay.pricing import from_base_units
 from relay.serialize import invoice_json, iso
+from relay.settings import Settings
 from relay.specs import load_spec
 
 STOREFRONT = "storefront"
@@ -96,7 +97,8 @@ def queue_event(
     deliveries = []
     spec = load_spec(store)
     variants = action_variants(invoice, event, extra or {})
-    if spec.action_for(event, *variants) is not None:
+    action = spec.action_key(event, *variants)
+    if action is not None:
         filled = template_values(invoice, settings)
         filled |= {f"payment_{k}": str(v) for k, v in (extra or {}).items() if k in PAYMENT_KEYS}
         filled |= dict(values or {})
@@ -114,7 +116,9 @@ def queue_event(
             "order_id": invoice.order_id,
             "values": filled,
         }
-        deliveries.append(_delivery(invoice, event, event_id, STOREFRONT, storefront_payload, now))
+        deliveries.append(
+            _delivery(invoice, event, event_id, STOREFRONT, storefront_payload, now, action)
+        )
     for hook in store.webhooks:
         if event in hook.events:
             deliveries.append(_delivery(invoice, event, event_id, hook.url, body, now))
@@ -149,7 +153,13 @@ def action_variants(
 
 
 def _delivery(
-    invoice: Invoice, event: str, event_id: str, target: str, payload: dict[str, Any], now: datetime
+    invoice: Invoice,
+    event: str,
+    event_id: str,
+    target: str,
+    payload: dict[str, Any],
+    now: datetime,
+    action: str = "",
 ) -> Delivery:
     return Delivery(
         event_id=event_id,
@@ -158,6 +168,7 @@ def _delivery(
         store=invoice.store,
         order_id=invoice.order_id,
         target=target,
+        action=action,
         payload=payload,
         status=DeliveryStatus.PENDING.value,
         attempts=0,

@@ -21,9 +21,9 @@ from decimal import ROUND_CEILING, Decimal, InvalidOperation
 from functools import partial
 from typing import Any, Protocol
 
-from relay.config import AssetSettings, ChainSettings, Settings
 from relay.errors import RateUnavailable
 from relay.http import HttpClient
+from relay.settings import AssetSettings, ChainSettings, Settings
 
 DISPLAY_DECIMALS = (
     8  # amounts of 18-decimal coins are rounded up to 1e-8 so wallets show them whole

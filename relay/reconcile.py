@@ -18,7 +18,6 @@ from datetime import datetime, timedelta
 from sqlalchemy import and_, or_, select
 from sqlalchemy.orm import selectinload
 
-from relay.config import Settings
 from relay.db import Database
 from relay.errors import InvoiceError, RelayError
 from relay.events import EventType
@@ -28,6 +27,7 @@ from relay.lifecycle import InvoiceStatus
 from relay.models import Delivery, DeliveryStatus, Invoice
 from relay.outbox import STOREFRONT, action_variants, queue_event
 from relay.pricing import Rates
+from relay.settings import Settings
 from relay.specs import load_spec, read_path
 from relay.storefront import CallFailed, StorefrontClient
 from relay.storefronts import Storefronts

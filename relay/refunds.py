@@ -26,7 +26,6 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, selectinload
 
-from relay.config import Settings
 from relay.db import Database
 from relay.errors import AddressError, ChainError, NotFound, RefundConflict
 from relay.events import EventType
@@ -46,6 +45,7 @@ from relay.refund_lifecycle import (
     refund_base_units,
 )
 from relay.serialize import refund_json, refund_uri
+from relay.settings import Settings
 
 log = logging.getLogger(__name__)
 

@@ -13,11 +13,11 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 from relay.chain.rpc import Web3Chain
-from relay.config import ChainSettings, Settings
 from relay.db import Database
 from relay.delivery import Sender
 from relay.http import HttpClient
 from relay.pricing import ChainFeeds, Rates
+from relay.settings import ChainSettings, Settings
 from relay.storefronts import Storefronts
 
 # /readyz and /metrics ask each chain's head with this timeout, so a hanging node makes the

@@ -18,12 +18,12 @@ from apscheduler.schedulers.background import BackgroundScheduler
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm.exc import StaleDataError
 
-from relay.config import ChainSettings
 from relay.delivery import deliver_due
 from relay.inbox import open_all
 from relay.models import utcnow
 from relay.reconcile import reconcile_store
 from relay.runtime import Runtime
+from relay.settings import ChainSettings
 from relay.watcher import scan_once, sweep_expired
 
 log = logging.getLogger(__name__)

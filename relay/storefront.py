@@ -1,10 +1,8 @@
 """Call a store's own order API as its platform spec says: push invoice events, read orders back.
 
-Every push reads the order first (when the spec says how): an order in a protected status is
-never moved, a move happens only from the statuses the event's action lists, a setter value
-(WooCommerce order meta) is written only when the order shows another one, and a note the order
-already carries is not added again — so a repeated delivery changes nothing. Writes to the same
-method and path are merged into one request (one WooCommerce PUT carries status and meta).
+What a push does is planned by relay/specs/plan.py (read the order first, write only what
+differs, never move a protected order, never add a note twice, merge writes to one target);
+this module sends those calls with the store's auth and records each one.
 
 Auth schemes (the spec's `outbound.auth`): `woocommerce` (HTTP Basic over HTTPS, OAuth 1.0a
 HMAC-SHA256 over plain HTTP, reference/protocols.md §2.4), `basic` and `oauth1` (store api_key and
@@ -15,31 +13,19 @@ X-Shopify-Access-Token), `bearer` (`Authorization: Bearer <api_token>`), `none`.
 from __future__ import annotations
 
 import json
-import logging
 from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
-from urllib.parse import quote, urlsplit
+from urllib.parse import urlsplit
 
 import requests
 from requests.auth import AuthBase, HTTPBasicAuth
 from requests_oauthlib import OAuth1
 
-from relay.config import StoreSettings
 from relay.errors import SpecError, StorefrontError
 from relay.http import EXCERPT_CHARS, CallRecord, HttpClient, Outcome, is_retryable
-from relay.specs import (
-    CallSpec,
-    OrderAction,
-    PlatformSpec,
-    as_text,
-    merge_bodies,
-    read_path,
-    render,
-    render_tree,
-)
-
-log = logging.getLogger(__name__)
+from relay.settings import StoreSettings
+from relay.specs import PlatformSpec, Request, open_orders, plan_push, prepare
 
 MAX_PAGES = 100  # a reconciliation pass reads at most this many pages of recent orders
 
@@ -130,29 +116,21 @@ class StorefrontClient:
             record.error = "answer is not JSON"
             raise CallFailed(record) from None
 
-    def send(
-        self, call: CallSpec, values: Mapping[str, str], body: Any = None
-    ) -> tuple[Any, requests.Response]:
-        """Make a spec call with its templates filled from `values`; return (result, response).
+    def send(self, prepared: Request) -> tuple[Any, requests.Response]:
+        """Make a planned call; return (what it yields by its `result` path, response).
 
-        `body` replaces the call's own body template (already rendered). raises CallFailed, also
-        for a 2xx answer that the call's `errors` path finds errors in.
+        raises CallFailed, also for a 2xx answer that the call's `errors` path finds errors in.
         """
-        quoted = {k: quote(v, safe="") for k, v in values.items()}
-        url = f"{self.store.base_url}{self.spec.api_base}{render(call.path, quoted)}"
-        if body is None and call.body is not None:
-            body = render_tree(call.body, values)
-        params = {k: render(v, values) for k, v in call.query.items()} or None
-        answer, response = self.request(call.method, url, body, params)
-        if call.errors and read_path(answer, call.errors):
+        url = f"{self.store.base_url}{prepared.path}"
+        answer, response = self.request(prepared.method, url, prepared.body, prepared.query)
+        errors = prepared.errors(answer)
+        if errors:
             record = self.calls[-1]
             record.error = (
-                "answer reports errors: "
-                + json.dumps(read_path(answer, call.errors), default=str)[:EXCERPT_CHARS]
+                "answer reports errors: " + json.dumps(errors, default=str)[:EXCERPT_CHARS]
             )
-            retry = bool(call.retry_errors and read_path(answer, call.retry_errors))
-            raise CallFailed(record, retryable=retry)
-        return (answer if call.result == "@" else read_path(answer, call.result)), response
+            raise CallFailed(record, retryable=prepared.retryable(answer))
+        return prepared.result(answer), response
 
     def read_order(self, order_id: str) -> dict[str, Any]:
         """Return the raw order (the platform's JSON, as its webhooks carry it) by id.
@@ -168,7 +146,7 @@ class StorefrontClient:
     def _read(self, order_id: str) -> dict[str, Any]:
         if self.spec.read_order is None:
             raise SpecError(f"platform {self.spec.name!r} has no outbound.read_order")
-        order, _ = self.send(self.spec.read_order, {"order_id": order_id})
+        order, _ = self.send(prepare(self.spec, self.spec.read_order, {"order_id": order_id}))
         if not isinstance(order, dict):
             record = self.calls[-1]
             record.error = f"answer has no order at {self.spec.read_order.result!r}"
@@ -195,11 +173,12 @@ class StorefrontClient:
         next_url = ""
         try:
             for page in range(1, MAX_PAGES + 1):
+                prepared = prepare(self.spec, call, values | {"page": str(page)})
                 if next_url:
                     answer, response = self.request(call.method, next_url)
-                    items = answer if call.result == "@" else read_path(answer, call.result)
+                    items = prepared.result(answer)
                 else:
-                    items, response = self.send(call, values | {"page": str(page)})
+                    items, response = self.send(prepared)
                 if not isinstance(items, list):
                     raise StorefrontError(f"order list answer has no list at {call.result!r}")
                 orders.extend(item for item in items if isinstance(item, dict))
@@ -213,30 +192,28 @@ class StorefrontClient:
                     break
         except CallFailed as failed:
             raise StorefrontError(_describe(failed.record)) from None
-        status = self.spec.fields.get("status")
-        if status and self.spec.open_statuses:
-            orders = [o for o in orders if as_text(read_path(o, status)) in self.spec.open_statuses]
-        return orders
+        return open_orders(self.spec, orders)
 
-    def push(self, payload: dict[str, Any]) -> Outcome:
+    def push(self, payload: Mapping[str, Any], action: str = "") -> Outcome:
         """Apply the spec's action for an outbox payload to the order; never raises.
 
         payload: {"event", "exception", "variants", "order_id", "values": {placeholder: text}}
-        (outbox.py; `variants` most specific first, older payloads carry only `exception`).
+        (relay/outbox.py); action: the spec action the delivery carries ("" for a delivery queued
+        before deliveries carried one: then it is found from the payload, relay/specs/plan.py).
         """
-        variants = payload.get("variants") or [payload.get("exception", "")]
-        action = self.spec.action_for(str(payload["event"]), *(str(v) for v in variants))
+        plan = plan_push(self.spec, payload, action)
         calls: list[CallRecord] = []
         self.calls = calls
-        if action is None:
+        if plan is None:
             return Outcome(ok=True)
-        order_id = str(payload["order_id"])
-        values = {**payload["values"], "order_id": order_id}
         try:
-            order = self._read(order_id) if self.spec.read_order is not None else None
-            for call, body in self._writes(action, order, values, payload):
-                self.send(call, values, body)
-            self._add_notes(action, order, values)
+            order = self._read(plan.order_id) if self.spec.read_order is not None else None
+            for write in plan.writes(order):
+                self.send(write)
+            listing = plan.notes_list
+            listed = self.send(listing)[0] if listing is not None else None
+            for note in plan.notes(order, listed):
+                self.send(note)
         except CallFailed as failed:
             record = failed.record
             return Outcome(
@@ -255,76 +232,6 @@ class StorefrontClient:
             excerpt=last.excerpt if last else "",
             calls=calls,
         )
-
-    def _writes(
-        self,
-        action: OrderAction,
-        order: dict[str, Any] | None,
-        values: dict[str, str],
-        payload: Mapping[str, Any],
-    ) -> list[tuple[CallSpec, Any]]:
-        """Return the write calls an action needs given the order read back, merged by target."""
-        writes: list[tuple[CallSpec, Any]] = []
-        status_path = self.spec.fields.get("status")
-        current = as_text(read_path(order, status_path)) if order and status_path else ""
-        if action.status and action.move is not None:
-            target = render(action.status, values)
-            movable = (
-                current in action.from_statuses and current not in self.spec.protected_statuses
-            )
-            if movable and current != target:
-                body = render_tree(action.move.body, values | {"new_status": target})
-                writes.append((action.move, body))
-            elif current != target:
-                log.info(
-                    "order %s is %s; left as it is (%s)",
-                    payload["order_id"],
-                    current,
-                    payload["event"],
-                )
-        for kind, entries in action.set.items():
-            setter = self.spec.setters[kind]
-            for key, template in entries.items():
-                value = render(template, values)
-                shown = as_text(read_path(order, render(setter.current, {"key": key})))
-                if setter.call is not None and shown != value:
-                    body = render_tree(setter.body, values | {"key": key, "value": value})
-                    writes.append((setter.call, body))
-        merged: dict[tuple[str, str], tuple[CallSpec, Any]] = {}
-        for call, body in writes:
-            target_key = (call.method, render(call.path, values))
-            if target_key in merged:
-                first, so_far = merged[target_key]
-                merged[target_key] = (first, merge_bodies(so_far, body))
-            else:
-                merged[target_key] = (call, body)
-        return list(merged.values())
-
-    def _add_notes(
-        self, action: OrderAction, order: dict[str, Any] | None, values: dict[str, str]
-    ) -> None:
-        """Add the action's notes that the order does not carry yet."""
-        notes = self.spec.notes
-        texts = ((action.note, False), (action.customer_note, True))
-        wanted = [(render(text, values), customer) for text, customer in texts if text]
-        if not wanted:
-            return
-        have: Any = None
-        if notes.list is not None:
-            have, _ = self.send(notes.list, values)
-        elif notes.existing:
-            have = read_path(order, notes.existing)
-        existing = [as_text(n) for n in have] if isinstance(have, list) else []
-        joined = as_text(have) if not isinstance(have, list) else "\n".join(existing)
-        for text, customer in wanted:
-            if text in existing or (not isinstance(have, list) and text in joined):
-                continue
-            call = notes.add_customer if customer and notes.add_customer else notes.add
-            if call is None:
-                continue
-            joined = f"{joined}\n{text}" if joined else text
-            self.send(call, values | {"note": text, "notes_with_note": joined})
-            existing.append(text)
 
 
 def _describe(record: CallRecord) -> str:

@@ -8,9 +8,9 @@ its own from `client`; they share the HTTP client's connection pool and the load
 
 from __future__ import annotations
 
-from relay.config import Settings
 from relay.errors import NotFound
 from relay.http import HttpClient
+from relay.settings import Settings
 from relay.specs import load_spec
 from relay.storefront import StorefrontClient
 

@@ -15,9 +15,10 @@ from bip_utils import Bip39SeedGenerator, Bip44, Bip44Coins
 
 from devkit.devchain import Anvil, deploy_token, mint
 from devkit.harness import free_port as free_port  # the tests import it from here
-from relay.config import Settings, parse_settings
+from relay.config import parse_settings
 from relay.db import Database
 from relay.models import Base
+from relay.settings import Settings
 
 SHARED = Path(__file__).resolve().parents[1].parent / "shared"
 SAMPLES = SHARED / "samples"

@@ -15,10 +15,10 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from devkit import harness
 from devkit.harness import write_config as write_config
-from relay.config import Settings
 from relay.db import Database
 from relay.inbox import open_all
 from relay.runtime import Runtime
+from relay.settings import Settings
 from relay.signing import hmac_sha256_base64
 from relay.web.app import create_app
 from tests.conftest import ADMIN_TOKEN, WEBHOOK_SECRET, free_port

@@ -12,12 +12,13 @@ from typing import Any
 import pytest
 from flask import Flask
 
-from relay.config import Settings, parse_settings
+from relay.config import parse_settings
 from relay.db import Database
 from relay.invoices import open_invoice
 from relay.models import Delivery, DeliveryAttempt, Invoice, Payment, utcnow
 from relay.pricing import Rates
 from relay.records import OrderData
+from relay.settings import Settings
 from relay.web.admin.chart import BAR_AREA
 from relay.web.app import create_app
 from tests.conftest import config_dict

@@ -11,11 +11,11 @@ from decimal import Decimal
 import pytest
 from flask import Flask
 
-from relay.config import Settings
 from relay.db import Database
 from relay.models import ChainCursor, Delivery, InboxOrder, Refund, utcnow
 from relay.records import RefundRequest
 from relay.refunds import request_refunds, submit_address
+from relay.settings import Settings
 from relay.web.admin.refunds import AmountError, parse_amount
 from relay.web.app import create_app
 from tests.support import admin_client, csrf_token_of, inbox_row

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from bench import backlog, ingest, latency, memory, scan
+from bench import backlog, collect, ingest, latency, memory, scan
 
 
 @pytest.mark.parametrize(("load", "connection"), [("auto", "close"), ("python", "keep-alive")])
@@ -80,3 +80,17 @@ def test_memory_samples_the_process(tmp_path: Path) -> None:
         invoices=60, open_invoices=20, seconds=1, processes=("worker",), workdir=tmp_path
     )
     assert result["worker"]["rss_peak_mib"] > 0
+
+
+def test_collect_measures_each_batch_and_moves_everything() -> None:
+    result = collect.run(sizes=(1, 3), kinds=("USDC", "USDC+ETH"))
+    rows = {(r["assets"], r["addresses"]): r for r in result["rows"]}
+    assert set(rows) == {("USDC", 1), ("USDC", 3), ("USDC+ETH", 1), ("USDC+ETH", 3)}
+    for (assets, size), row in rows.items():
+        assert row["collector"]["moved_exactly"]  # the script checks the balances itself
+        assert row["collector"]["transactions"] == 1
+        assert row["eoa"]["transactions"] == 2 * size
+        # A batch shares the transaction's 21,000 and the first touches: cheaper per collector.
+        if size == 3:
+            assert row["collector"]["gas_per_address"] < rows[(assets, 1)]["collector"]["gas"]
+    assert result["target_met"] is None  # no batch of 100 in this run

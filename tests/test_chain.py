@@ -27,7 +27,8 @@ from devkit.devchain import (
 from relay.chain import MULTICALL3_ADDRESS, ChainUnavailable
 from relay.chain.multicall import aggregate3_balances
 from relay.chain.rpc import Web3Chain
-from relay.config import ChainSettings, parse_settings
+from relay.config import parse_settings
+from relay.settings import ChainSettings
 from tests.conftest import config_dict
 
 ETH = 10**18  # one ether, in wei

@@ -5,8 +5,8 @@ from __future__ import annotations
 import dataclasses
 
 from relay.chain.protocol import BlockRef, Receipt
-from relay.config import ChainSettings
 from relay.confirmations import Seen, Standing, judge, meets_rule, needs_receipt
+from relay.settings import ChainSettings
 from tests.conftest import make_settings
 
 HASH = "0x" + "ab" * 32

@@ -21,9 +21,10 @@ from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler, make_server
 from werkzeug.wrappers import Request, Response
 
 from devkit.devchain import Anvil, send_eth
-from relay.config import StoreSettings, parse_settings
+from relay.config import parse_settings
 from relay.http import HttpClient
 from relay.inbound import read_order
+from relay.settings import StoreSettings
 from relay.specs import clear_spec_cache, load_spec
 from relay.storefront import StorefrontClient
 from tests.conftest import config_dict, database_url_for

@@ -15,7 +15,6 @@ from requests_oauthlib import OAuth1
 from sqlalchemy import select
 
 from devkit.woocommerce import WooStore
-from relay.config import Settings
 from relay.db import Database
 from relay.delivery import (
     Sender,
@@ -34,6 +33,7 @@ from relay.outbox import queue_event
 from relay.pricing import Rates
 from relay.records import OrderData
 from relay.runtime import Runtime
+from relay.settings import Settings
 from relay.specs import load_spec
 from relay.storefront import StorefrontClient, woocommerce_auth
 from tests.conftest import make_settings

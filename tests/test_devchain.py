@@ -19,7 +19,7 @@ from web3 import Web3
 from web3.contract import Contract
 from web3.logs import DISCARD
 
-from devkit import compile_contracts, devchain
+from devkit import REPO_ROOT, compile_contracts, devchain
 from devkit.devchain import (
     Anvil,
     batch_transfer,
@@ -83,10 +83,13 @@ def token_contract(w3: Web3, token: str) -> Contract:
 def test_committed_artifacts_are_what_compile_contracts_produces(tmp_path: Path) -> None:
     written = compile_contracts.write_artifacts(out_dir=tmp_path)
     assert sorted(p.name for p in written) == [
+        "CollectorFactory.json",
         "Multicall3.json",
         "PaymentRouter.json",
         "TestPriceFeed.json",
         "TestToken.json",
+        "TestTokenNoBool.json",
+        "TestTokenPausable.json",
     ]
     for build in compile_contracts.BUILDS:
         name = build.name
@@ -103,6 +106,27 @@ def test_committed_artifacts_are_what_compile_contracts_produces(tmp_path: Path)
         # Byte for byte, so that recompiling never produces a spurious diff.
         committed_text = build.artifact.read_text()
         assert (tmp_path / f"{name}.json").read_text() == committed_text, name
+
+
+def test_the_collector_factory_artifact_is_relay_package_data() -> None:
+    (build,) = [b for b in compile_contracts.BUILDS if b.name == "CollectorFactory"]
+    root = REPO_ROOT
+    assert build.source == root / "contracts" / "CollectorFactory.sol"
+    assert build.artifact == root / "relay" / "contracts" / "CollectorFactory.json"
+    committed = json.loads(build.artifact.read_text())
+    assert set(committed) == {
+        "abi",
+        "bytecode",
+        "collector_init_code",
+        "compiler",
+        "deployed_bytecode",
+        "source_sha256",
+    }
+    # No metadata hash: the bytecode (so the factory's CREATE2 address) ignores comments.
+    fresh = compile_contracts.compile_sources([build])["CollectorFactory"]
+    assert fresh["bytecode"] == committed["bytecode"]
+    assert "a264697066735822" not in committed["bytecode"]  # CBOR "ipfs" key of the metadata
+    assert "a264697066735822" in load_artifact("TestToken")["bytecode"]
 
 
 def test_load_artifact() -> None:

@@ -9,9 +9,9 @@ from typing import Any
 
 import pytest
 
-from relay.config import StoreSettings
 from relay.errors import PayloadError, SignatureError
 from relay.inbound import read_order, read_webhook
+from relay.settings import StoreSettings
 from relay.signing import sign_standard_webhook, verify_standard_webhook
 from relay.specs import load_spec, parse_spec
 from tests.conftest import SAMPLES, make_settings

@@ -21,12 +21,12 @@ from babel.messages.pofile import read_po
 from flask.testing import FlaskClient
 from sqlalchemy import select
 
-from relay.config import Settings
 from relay.db import Database
 from relay.links import payment_token, refund_token
 from relay.models import Invoice, Refund, utcnow
 from relay.records import RefundRequest
 from relay.refunds import request_refunds
+from relay.settings import Settings
 from relay.web import languages
 from relay.web.app import create_app
 from tests.conftest import SECRET_KEY

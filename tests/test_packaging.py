@@ -40,8 +40,10 @@ def test_the_relay_wheel_carries_no_development_kit(tmp_path: Path) -> None:
     names = _build_wheel(tmp_path)
     # the product is there: the CLI, the web app's templates, the shipped plugin specs
     assert "relay/cli.py" in names
+    assert "relay/specs/loader.py" in names  # a subpackage, listed in pyproject.toml
     assert any(n.startswith("relay/web/templates/") for n in names)
     assert any(n.startswith("relay/plugin_specs/") and n.endswith(".toml") for n in names)
+    assert "relay/contracts/CollectorFactory.json" in names  # the collector factory's artifact
     tops = {n.split("/", 1)[0] for n in names}
     assert tops <= {"relay", *(n.split("/", 1)[0] for n in names if ".dist-info/" in n)}, tops
     assert not [n for n in names if n.startswith("relay/devtools/")]

@@ -20,13 +20,14 @@ import pytest
 from flask.testing import FlaskClient
 from itsdangerous import URLSafeSerializer
 
-from relay.config import Settings, parse_settings
+from relay.config import parse_settings
 from relay.db import Database
 from relay.invoices import load_invoice, open_invoice, record_transfer, refresh_invoice
 from relay.links import PAY_SALT, payment_token
 from relay.models import Invoice, utcnow
 from relay.pricing import Rates
 from relay.records import ObservedTransfer, OrderData
+from relay.settings import Settings
 from relay.web.app import create_app
 from relay.web.display import countdown
 from tests.conftest import SECRET_KEY, config_dict

@@ -12,10 +12,11 @@ from flask import Flask, jsonify, request
 
 from devkit.devchain import Anvil, deploy_price_feed, set_feed_answer
 from relay.chain.rpc import Web3Chain
-from relay.config import AssetSettings, Settings, parse_settings
+from relay.config import parse_settings
 from relay.errors import RateUnavailable
 from relay.http import HttpClient
 from relay.pricing import ChainFeeds, Rates, from_base_units, to_base_units
+from relay.settings import AssetSettings, Settings
 from tests.conftest import config_dict, free_port
 from tests.support import AppServer
 

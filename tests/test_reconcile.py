@@ -8,7 +8,6 @@ import pytest
 from sqlalchemy import select
 
 from devkit.woocommerce import WooStore
-from relay.config import Settings
 from relay.db import Database
 from relay.delivery import deliver_due
 from relay.invoices import find_invoice
@@ -16,6 +15,7 @@ from relay.models import Delivery, Invoice, utcnow
 from relay.outbox import queue_event
 from relay.reconcile import Report, reconcile_store
 from relay.runtime import Runtime
+from relay.settings import Settings
 from tests.conftest import make_settings
 
 

@@ -18,13 +18,14 @@ import requests
 from flask.testing import FlaskClient
 
 from devkit.shopify import ShopifyStore, webhook_hmac
-from relay.config import Settings, parse_settings
+from relay.config import parse_settings
 from relay.db import Database
 from relay.delivery import deliver_due
 from relay.invoices import find_invoice
 from relay.links import payment_token
 from relay.models import Invoice, Refund, utcnow
 from relay.runtime import Runtime
+from relay.settings import Settings
 from relay.signing import sign_standard_webhook
 from tests.conftest import ADMIN_TOKEN, SAMPLES, SECRET_KEY, config_dict
 from tests.support import AppServer, relay_app, wait_for

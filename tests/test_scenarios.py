@@ -34,7 +34,7 @@ from devkit.devchain import (
 from devkit.woocommerce import WooStore
 from relay.addresses import xpub_id
 from relay.chain.rpc import Web3Chain
-from relay.config import Settings, parse_settings
+from relay.config import parse_settings
 from relay.db import Database
 from relay.delivery import Sender, deliver_due
 from relay.invoices import load_invoice, open_invoice
@@ -42,6 +42,7 @@ from relay.models import AddressCounter, Base, Invoice
 from relay.pricing import Rates
 from relay.records import OrderData
 from relay.runtime import Runtime
+from relay.settings import Settings
 from relay.watcher import scan_once, sweep_expired
 from tests.conftest import MERCHANT_XPUB, config_dict, database_url_for, free_port
 

@@ -20,10 +20,11 @@ from flask.testing import FlaskClient
 
 from devkit.devchain import Anvil, transfer_token
 from devkit.shopify import ShopifyStore, webhook_hmac
-from relay.config import StoreSettings, parse_settings
+from relay.config import parse_settings
 from relay.db import Database
 from relay.http import HttpClient
 from relay.inbound import read_order
+from relay.settings import StoreSettings
 from relay.specs import load_spec
 from relay.storefront import StorefrontClient
 from tests.conftest import ADMIN_TOKEN, SAMPLES, config_dict, database_url_for

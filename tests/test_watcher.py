@@ -11,12 +11,12 @@ from sqlalchemy import select
 from devkit.devchain import Anvil, deploy_token, mint, send_eth, transfer_token
 from relay.addresses import xpub_id
 from relay.chain.rpc import Web3Chain
-from relay.config import Settings
 from relay.db import Database
 from relay.invoices import load_invoice, open_invoice
 from relay.models import AddressCounter, ChainCursor, Delivery, Invoice, utcnow
 from relay.pricing import Rates
 from relay.records import OrderData
+from relay.settings import Settings
 from relay.watcher import scan_once, sweep_expired
 from tests.conftest import MERCHANT_XPUB, make_settings
 

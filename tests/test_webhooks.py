@@ -16,7 +16,7 @@ from flask import Flask, request
 from standardwebhooks.webhooks import Webhook
 
 from devkit.woocommerce import WooStore
-from relay.config import Settings, parse_settings
+from relay.config import parse_settings
 from relay.db import Database
 from relay.delivery import deliver_due
 from relay.invoices import open_invoice
@@ -25,6 +25,7 @@ from relay.outbox import queue_event
 from relay.pricing import Rates
 from relay.records import OrderData
 from relay.runtime import Runtime
+from relay.settings import Settings
 from tests.conftest import ADMIN_TOKEN, config_dict
 from tests.support import AppServer, relay_app, write_config
 

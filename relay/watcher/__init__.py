@@ -15,8 +15,8 @@ from __future__ import annotations
 from datetime import datetime
 
 from relay.chain.protocol import Chain
-from relay.config import ChainSettings, Settings
 from relay.db import Database
+from relay.settings import ChainSettings, Settings
 from relay.watcher.payments import record_payments
 from relay.watcher.refunds import record_refunds
 from relay.watcher.tick import Recorder, Tick, run_tick, sweep_expired

@@ -18,7 +18,6 @@ from datetime import datetime
 from sqlalchemy import and_, or_, select
 from sqlalchemy.orm import Session, selectinload
 
-from relay.config import ChainSettings, Settings
 from relay.confirmations import Seen
 from relay.events import EventType
 from relay.invoices import payment_extra, refresh_invoice
@@ -26,6 +25,7 @@ from relay.lifecycle import InvoiceStatus
 from relay.models import Invoice, Payment, PaymentState
 from relay.outbox import queue_event
 from relay.records import ObservedTransfer
+from relay.settings import ChainSettings, Settings
 from relay.watcher.balances import UNTRACED_LOG_INDEX, record_internal
 from relay.watcher.tick import Tick
 from relay.watcher.watched import (

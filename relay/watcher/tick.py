@@ -24,13 +24,13 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
 
 from relay.chain.protocol import BlockRef, Chain
-from relay.config import ChainSettings, Settings
 from relay.confirmations import Seen, Standing, judge, needs_receipt
 from relay.db import Database
 from relay.events import EventType
 from relay.invoices import refresh_invoice
 from relay.lifecycle import InvoiceStatus
 from relay.models import ChainCursor, Invoice
+from relay.settings import ChainSettings, Settings
 from relay.watcher.watched import CLOCK_SKEW, oldest_watched, time_of
 
 log = logging.getLogger(__name__)

@@ -16,11 +16,11 @@ from sqlalchemy import Select, and_, func, or_, select
 from sqlalchemy.orm import Session
 
 from relay.chain.protocol import NativeTx
-from relay.config import ChainSettings, Settings
 from relay.invoices import record_transfer
 from relay.lifecycle import InvoiceStatus
 from relay.models import Invoice, PaymentOption
 from relay.records import ObservedTransfer
+from relay.settings import ChainSettings, Settings
 
 OPEN = (InvoiceStatus.NEW.value, InvoiceStatus.PROCESSING.value)
 UNSETTLED = (*OPEN, InvoiceStatus.EXPIRED.value)

@@ -7,10 +7,10 @@ from pathlib import Path
 
 from flask import Flask
 
-from relay.config import Settings
 from relay.db import Database
 from relay.inbox import Inbox
 from relay.runtime import Runtime
+from relay.settings import Settings
 from relay.web import (
     admin,
     api,

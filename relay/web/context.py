@@ -8,11 +8,11 @@ from __future__ import annotations
 
 from flask import Flask
 
-from relay.config import Settings, StoreSettings
 from relay.db import Database
 from relay.errors import NotFound
 from relay.inbox import Inbox
 from relay.runtime import Runtime
+from relay.settings import Settings, StoreSettings
 
 SETTINGS = "relay.settings"
 DB = "relay.db"

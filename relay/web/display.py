@@ -13,7 +13,7 @@ from dataclasses import dataclass
 import segno
 from markupsafe import Markup
 
-from relay.config import ChainSettings
+from relay.settings import ChainSettings
 
 # Names customers know, by chain id; a chain not listed shows its config name.
 CHAIN_NAMES = {

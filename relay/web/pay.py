@@ -16,7 +16,6 @@ from urllib.parse import urlparse
 
 from flask import Blueprint, current_app, jsonify, render_template, request, url_for
 
-from relay.config import Settings
 from relay.eip681 import payment_uri
 from relay.errors import NotFound
 from relay.invoices import load_invoice
@@ -24,6 +23,7 @@ from relay.links import invoice_id_from_token
 from relay.models import Invoice, Payment, PaymentOption, PaymentState, utcnow
 from relay.pricing import from_base_units
 from relay.serialize import iso
+from relay.settings import Settings
 from relay.web import languages
 from relay.web.context import db_of, settings_of
 from relay.web.display import chain_name, countdown, qr_svg, wallet_chain

@@ -13,11 +13,11 @@ from enum import StrEnum
 from typing import Any
 from urllib.parse import quote
 
-from relay.config import Settings
 from relay.lifecycle import InvoiceStatus
 from relay.models import Invoice, PaymentOption, PaymentState
 from relay.pricing import from_base_units
 from relay.serialize import invoice_json
+from relay.settings import Settings
 
 
 class Screen(StrEnum):

@@ -21,13 +21,13 @@ from typing import Any
 
 from flask import Blueprint, current_app, jsonify, request
 
-from relay.config import StoreSettings
 from relay.errors import AuthError, InvoiceError, PayloadError
 from relay.inbound import header, parse_json, read_order, read_refunds, verify
 from relay.invoices import open_invoice
 from relay.models import utcnow
 from relay.refunds import request_refunds
 from relay.serialize import invoice_json, refund_json
+from relay.settings import StoreSettings
 from relay.specs import load_spec
 from relay.web.auth import bearer_token
 from relay.web.context import db_of, runtime_of, settings_of, store_of

@@ -4,8 +4,9 @@ The dev chain (`devkit.devchain`) deploys real contracts, but neither the tests 
 should need a Solidity compiler: they load committed artifacts. This module regenerates them with
 the npm package `solc` (solcjs, pinned in package.json, installed by `npm ci`), driven through its
 JS API by a tiny inline Node script, so no compiler binary is ever downloaded. What it builds is
-the list `BUILDS` of source -> artifact pairs (today the dev contracts in `devkit/contracts/`);
-building one more contract is one more `Build(...)` line there.
+the list `BUILDS` of source -> artifact pairs (the dev contracts in `devkit/contracts/`, and the
+product contract `contracts/CollectorFactory.sol` into `relay/contracts/CollectorFactory.json`,
+package data of the relay); building one more contract is one more `Build(...)` line there.
 
 Run it after editing a `.sol` file and commit the result::
 
@@ -15,9 +16,13 @@ Run it after editing a `.sol` file and commit the result::
 
 Each artifact is ``{"abi": [...], "bytecode": "0x...", "compiler": "solc <version>",
 "source_sha256": "<sha256 hex of the .sol file>"}``; a contract the dev chain installs with
-`anvil_setCode` instead of deploying it (`runtime=True`: Multicall3) also carries
-``"deployed_bytecode": "0x..."``, its runtime code. The output is deterministic: the same
-sources and compiler give byte-identical files, which the tests verify.
+`anvil_setCode` instead of deploying it (`runtime=True`: Multicall3, the collector factory) also
+carries ``"deployed_bytecode": "0x..."``, its runtime code; a build with `init_codes` also carries
+the creation code of other contracts of its file (the collector factory: `collector_init_code`).
+A build with `metadata_hash=False` (the collector factory) has no metadata hash appended to its
+bytecode, so that editing a comment never moves an address derived from that bytecode (CREATE2).
+The output is deterministic: the same sources and compiler give byte-identical files, which the
+tests verify.
 """
 
 from __future__ import annotations
@@ -28,8 +33,8 @@ import json
 import shutil
 import subprocess
 import sys
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -48,6 +53,10 @@ class Build:
     artifact: Path
     runtime: bool = False
     """Also keep `deployed_bytecode` (runtime code, for anvil_setCode)."""
+    metadata_hash: bool = True
+    """Append solc's CBOR metadata (with the source's hash) to the bytecode."""
+    init_codes: Mapping[str, str] = field(default_factory=dict)
+    """Artifact key -> a contract of the same file whose creation code the artifact also keeps."""
 
 
 def _dev(name: str, *, runtime: bool = False) -> Build:
@@ -59,6 +68,16 @@ BUILDS: tuple[Build, ...] = (
     _dev("PaymentRouter"),
     _dev("TestPriceFeed"),
     _dev("Multicall3", runtime=True),
+    _dev("TestTokenNoBool"),
+    _dev("TestTokenPausable"),
+    Build(
+        "CollectorFactory",
+        REPO_ROOT / "contracts" / "CollectorFactory.sol",
+        REPO_ROOT / "relay" / "contracts" / "CollectorFactory.json",
+        runtime=True,
+        metadata_hash=False,
+        init_codes={"collector_init_code": "Collector"},
+    ),
 )
 """Every source -> artifact pair to build, compiled together in one solc run."""
 
@@ -104,30 +123,43 @@ def _node() -> str:
     return node
 
 
-def _standard_json_input(sources: dict[str, str]) -> dict[str, Any]:
+def _standard_json_input(sources: dict[str, str], *, metadata_hash: bool) -> dict[str, Any]:
+    settings: dict[str, Any] = {
+        "optimizer": {"enabled": True, "runs": OPTIMIZER_RUNS},
+        "evmVersion": EVM_VERSION,
+        "outputSelection": {
+            "*": {"*": ["abi", "evm.bytecode.object", "evm.deployedBytecode.object"]}
+        },
+    }
+    if not metadata_hash:
+        settings["metadata"] = {"appendCBOR": False}
     return {
         "language": "Solidity",
         "sources": {f"{name}.sol": {"content": text} for name, text in sources.items()},
-        "settings": {
-            "optimizer": {"enabled": True, "runs": OPTIMIZER_RUNS},
-            "evmVersion": EVM_VERSION,
-            "outputSelection": {
-                "*": {"*": ["abi", "evm.bytecode.object", "evm.deployedBytecode.object"]}
-            },
-        },
+        "settings": settings,
     }
 
 
 def compile_sources(builds: Sequence[Build] = BUILDS) -> dict[str, dict[str, Any]]:
-    """Compile every contract of `builds` (in one solc run) and return its artifacts.
+    """Compile every contract of `builds` (one solc run per metadata setting) and return its
+    artifacts.
 
     The result maps a contract name to its artifact dict (abi, bytecode, compiler,
-    source_sha256, and deployed_bytecode for a runtime build). Raises RuntimeError with the
-    compiler's messages if compilation fails.
+    source_sha256, deployed_bytecode for a runtime build, and a build's init_codes keys).
+    Raises RuntimeError with the compiler's messages if compilation fails.
     """
+    artifacts: dict[str, dict[str, Any]] = {}
+    for metadata_hash in (True, False):
+        group = [build for build in builds if build.metadata_hash == metadata_hash]
+        if group:
+            artifacts.update(_compile(group, metadata_hash=metadata_hash))
+    return {build.name: artifacts[build.name] for build in builds}
+
+
+def _compile(builds: Sequence[Build], *, metadata_hash: bool) -> dict[str, dict[str, Any]]:
     raw = {build.name: build.source.read_bytes() for build in builds}
     sources = {name: data.decode("utf-8") for name, data in raw.items()}
-    request = json.dumps(_standard_json_input(sources))
+    request = json.dumps(_standard_json_input(sources, metadata_hash=metadata_hash))
     proc = subprocess.run(
         [_node(), "-e", _NODE_SCRIPT, str(solc_module_dir())],
         input=request,
@@ -148,7 +180,8 @@ def compile_sources(builds: Sequence[Build] = BUILDS) -> dict[str, dict[str, Any
     artifacts: dict[str, dict[str, Any]] = {}
     for build in builds:
         name = build.name
-        contract = output["contracts"][f"{name}.sol"][name]
+        unit = output["contracts"][f"{name}.sol"]
+        contract = unit[name]
         artifacts[name] = {
             "abi": contract["abi"],
             "bytecode": "0x" + contract["evm"]["bytecode"]["object"],
@@ -158,6 +191,8 @@ def compile_sources(builds: Sequence[Build] = BUILDS) -> dict[str, dict[str, Any
         if build.runtime:
             runtime = contract["evm"]["deployedBytecode"]["object"]
             artifacts[name]["deployed_bytecode"] = "0x" + runtime
+        for key, other in build.init_codes.items():
+            artifacts[name][key] = "0x" + unit[other]["evm"]["bytecode"]["object"]
     return artifacts
 
 

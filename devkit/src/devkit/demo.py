@@ -17,10 +17,11 @@ from typing import Any
 import requests
 
 from devkit.harness import wait_for
-from relay.config import Settings, load_settings
+from relay.config import load_settings
 from relay.db import Database
 from relay.runtime import Runtime
 from relay.scheduler import Worker, build_scheduler
+from relay.settings import Settings
 from relay.web.app import create_app
 from relay.web.context import inbox_of
 

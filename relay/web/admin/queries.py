@@ -17,9 +17,9 @@ from typing import Any, TypeVarTuple
 from sqlalchemy import Select, case, func, or_, select
 from sqlalchemy.orm import Session
 
-from relay.config import Settings
 from relay.lifecycle import InvoiceException, InvoiceStatus
 from relay.models import Delivery, DeliveryStatus, Invoice, Payment, PaymentOption, Refund
+from relay.settings import Settings
 
 NO_EXCEPTION = "none"  # the `exception` filter value for invoices without one
 Ts = TypeVarTuple("Ts")

@@ -5,8 +5,10 @@ watcher meets real receipts, logs, reorgs and failed transactions. This module s
 the pinned npm package `@foundry-rs/anvil`, installed by `npm ci`) on a loopback port. With
 `multicall3` it installs `Multicall3` (github.com/mds1/multicall3) at its canonical address
 `relay.chain.MULTICALL3_ADDRESS` with `anvil_setCode`, as most real chains have it, so the
-relay's balance reads (one aggregate3 `eth_call` per address chunk) run as in production. Its dev
-accounts are derived from DEV_MNEMONIC.
+relay's balance reads (one aggregate3 `eth_call` per address chunk) run as in production. It
+always installs the collector factory (contracts/CollectorFactory.sol) the same way at
+`relay.collectors.COLLECTOR_FACTORY`, where the deterministic deployment proxy (in anvil's
+genesis) would deploy it. Its dev accounts are derived from DEV_MNEMONIC.
 
 Nothing here is used by `relay serve` in production.
 """
@@ -36,6 +38,7 @@ from web3 import Web3
 from devkit import REPO_ROOT
 from devkit.devchain.contracts import load_artifact, rpc
 from relay.chain import MULTICALL3_ADDRESS
+from relay.collectors import COLLECTOR_FACTORY, factory_artifact
 
 DEV_MNEMONIC: Final[str] = "test test test test test test test test test test test junk"
 """Anvil's default mnemonic: its dev accounts are derived from it (m/44'/60'/0'/0/i)."""
@@ -194,6 +197,7 @@ class Anvil:
             self._wait_until_ready()
             if self.multicall3:
                 install_multicall3(self.w3)
+            install_collector_factory(self.w3)
         except BaseException:
             self.stop()
             self.port = requested_port
@@ -373,6 +377,13 @@ def install_multicall3(w3: Web3, address: str = MULTICALL3_ADDRESS) -> None:
     """
     code = load_artifact("Multicall3")["deployed_bytecode"]
     rpc(w3, "anvil_setCode", [Web3.to_checksum_address(address), code])
+
+
+def install_collector_factory(w3: Web3) -> None:
+    """Put the collector factory's runtime code at `relay.collectors.COLLECTOR_FACTORY` with
+    anvil_setCode, where the deterministic deployment proxy would deploy it (as Multicall3)."""
+    code = "0x" + factory_artifact().runtime_code.hex()
+    rpc(w3, "anvil_setCode", [COLLECTOR_FACTORY, code])
 
 
 def _reorg_tx(tx: Any) -> Any:
