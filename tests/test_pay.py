@@ -358,7 +358,11 @@ def test_a_payment_in_another_asset_is_reported(
 
 
 def test_static_files_are_served(client: FlaskClient) -> None:
-    for name, kind, text in (("pay.js", "javascript", b"page_key"), ("pay.css", "css", b".qr")):
+    for name, kind, text in (
+        ("pay.js", "javascript", b"page_key"),
+        ("wallet.js", "javascript", b"eth_sendTransaction"),
+        ("pay.css", "css", b".qr"),
+    ):
         answer = client.get(f"/pay/static/{name}")
         assert answer.status_code == 200 and kind in answer.content_type
         assert text in answer.data

@@ -43,14 +43,14 @@ def init_app(app: Flask) -> None:
     """Set up Flask-Babel on `app` with both domains; templates get `_`, `gettext`, `ngettext`."""
     app.config["BABEL_TRANSLATION_DIRECTORIES"] = ";".join(TRANSLATIONS for _ in DOMAINS)
     app.config["BABEL_DOMAIN"] = ";".join(DOMAINS)
-    app.extensions[_OFFERS] = {}
+    app.extensions.setdefault(_OFFERS, {})
     Babel(app, locale_selector=select_locale, default_timezone="UTC")
     app.jinja_env.globals["html_lang"] = html_lang
 
 
 def offer(app: Flask, blueprint: str, languages: Iterable[str]) -> None:
     """Make the pages of `blueprint` speak only `languages` (default: every one of LANGUAGES)."""
-    app.extensions[_OFFERS][blueprint] = tuple(languages)
+    app.extensions.setdefault(_OFFERS, {})[blueprint] = tuple(languages)
 
 
 def offered() -> tuple[str, ...]:

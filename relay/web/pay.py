@@ -4,8 +4,11 @@ The page is rendered on the server, so without JavaScript a reload shows the cur
 `?option=<chain>:<ASSET>` picks the payment option and `?lang=<tag>` the language (otherwise
 Accept-Language; relay/web/languages.py). static/pay.js polls status.json and, when its
 `page_key` differs from the page's, fetches the page again and swaps its `<main>`; it also runs
-the countdown and the copy buttons. A tampered, foreign or unknown token is the same plain 404:
-invoices cannot be enumerated.
+the countdown and the copy buttons. static/wallet.js shows "Pay with browser wallet" where the
+browser has an EIP-1193 wallet (EIP-6963 discovery, else window.ethereum) and sends exactly the
+shown option's transfer from it; the page renders what it needs in data- attributes (the chain
+as display.wallet_chain gives it, deposit address, token contract, amount in base units).
+A tampered, foreign or unknown token is the same plain 404: invoices cannot be enumerated.
 """
 
 from __future__ import annotations

@@ -4,7 +4,9 @@
 //   page was rendered with, the page is fetched again and its <main id="pay"> swapped in place;
 // - the countdown runs every second on the server's clock (data-now), not the device's;
 // - choosing another payment option swaps the page the same way instead of navigating;
-// - copy buttons put the amount or the address on the clipboard.
+// - copy buttons put the amount or the address on the clipboard;
+// - it tells wallet.js of each new <main> (event "relay:page") and polls at once on "relay:poll"
+//   (wallet.js has just sent the payment).
 (() => {
   "use strict";
 
@@ -60,11 +62,14 @@
       field.remove();
     }
     const label = button.textContent;
+    const name = button.getAttribute("aria-label");
     button.textContent = button.dataset.copied;
+    button.setAttribute("aria-label", button.dataset.copied); // the name keeps the visible text
     button.classList.add("copied");
     announce(button.dataset.copied);
     window.setTimeout(() => {
       button.textContent = label;
+      button.setAttribute("aria-label", name);
       button.classList.remove("copied");
     }, 2000);
   }
@@ -166,6 +171,7 @@
     });
     tick();
     schedule(page.dataset.poll === "1");
+    document.dispatchEvent(new Event("relay:page"));
   }
 
   function start() {
@@ -175,6 +181,7 @@
     }
     setup(page);
     window.setInterval(tick, 1000);
+    document.addEventListener("relay:poll", () => poll());
     document.addEventListener("visibilitychange", () => {
       if (document.visibilityState === "visible" && root().dataset.poll === "1") {
         poll();
