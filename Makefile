@@ -7,7 +7,7 @@ CHROMIUM := /usr/bin/chromium
 PHPUNIT := /usr/bin/phpunit
 DIST ?= dist
 
-.PHONY: demo test setup setup-dev setup-browser setup-php lint woocommerce-plugin translations
+.PHONY: demo test setup setup-dev setup-system lint woocommerce-plugin translations admin-translations
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV) || python3 -m venv $(VENV)
@@ -30,25 +30,21 @@ lint: setup-dev
 	$(BIN)/ruff format --check relay devkit tests bench
 	$(BIN)/mypy relay devkit tests bench
 
-# The payment page's browser tests drive Debian's chromium with Playwright (which must never
-# download a browser of its own): install the package when it is missing.
-$(CHROMIUM):
-	@echo "installing Debian's chromium for the payment page's browser tests"
-	@if [ "$$(id -u)" -ne 0 ] && command -v sudo >/dev/null 2>&1; then SUDO=sudo; else SUDO=; fi; \
-	$$SUDO apt-get update -qq && \
-	DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq chromium
+# Debian packages the tests drive, installed when one of their programs is missing: chromium for
+# the pages' browser tests (Playwright must never download a browser of its own), php-cli and
+# phpunit for the WooCommerce plugin (tests/test_woocommerce_plugin.py), caddy, nginx and openssl
+# for the files in deploy/ (tests/test_deploy.py; systemd-analyze comes with systemd).
+SYSTEM_TOOLS := $(CHROMIUM) $(PHPUNIT) /usr/bin/caddy /usr/sbin/nginx /usr/bin/openssl
+SYSTEM_PACKAGES := chromium php-cli php-mbstring php-xml phpunit caddy nginx openssl
 
-setup-browser: $(CHROMIUM)
-
-# The WooCommerce plugin's tests (tests/test_woocommerce_plugin.py) run Debian's php-cli and
-# phpunit: install them when missing, as chromium above.
-$(PHPUNIT):
-	@echo "installing Debian's php-cli and phpunit for the WooCommerce plugin's tests"
-	@if [ "$$(id -u)" -ne 0 ] && command -v sudo >/dev/null 2>&1; then SUDO=sudo; else SUDO=; fi; \
-	$$SUDO apt-get update -qq && \
-	DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq php-cli php-mbstring php-xml phpunit
-
-setup-php: $(PHPUNIT)
+setup-system:
+	@for tool in $(SYSTEM_TOOLS); do [ -x "$$tool" ] || missing="$$missing $$tool"; done; \
+	if [ -n "$$missing" ]; then \
+		echo "installing Debian's $(SYSTEM_PACKAGES) (missing:$$missing)"; \
+		if [ "$$(id -u)" -ne 0 ] && command -v sudo >/dev/null 2>&1; then SUDO=sudo; else SUDO=; fi; \
+		$$SUDO apt-get update -qq && \
+		DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq $(SYSTEM_PACKAGES); \
+	fi
 
 # The plugin a merchant uploads (Plugins › Add New › Upload): one zip whose top folder is relay-payments/.
 woocommerce-plugin:
@@ -57,7 +53,7 @@ woocommerce-plugin:
 	cd integrations/woocommerce && python3 -m zipfile -c $(abspath $(DIST))/relay-payments.zip relay-payments
 	@echo "built $(DIST)/relay-payments.zip"
 
-test: lint setup-browser setup-php
+test: lint setup-system
 	$(BIN)/pytest $(PYTEST_ARGS)
 
 # The pages' gettext catalogs (relay/web/translations/<locale>/LC_MESSAGES): extract the texts

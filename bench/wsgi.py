@@ -15,11 +15,11 @@ import os
 
 from flask import Flask
 
-from relay.cli import run_server
 from relay.config import load_settings
 from relay.db import Database
 from relay.runtime import Runtime
 from relay.scheduler import Worker, build_scheduler
+from relay.server import run_server
 from relay.web.app import create_app
 from relay.web.context import settings_of
 
@@ -65,7 +65,7 @@ def main() -> None:
     app, jobs = build_app(args.config, runtime=args.scheduler)
     if jobs is not None:
         build_scheduler(jobs).start()
-    run_server(app, settings_of(app).relay.listen, args.threads)
+    run_server(app, settings_of(app).relay, args.threads)
 
 
 if __name__ == "__main__":

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import gc
 import json
 import logging
 import os
@@ -11,7 +10,7 @@ import sys
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import click
 
@@ -19,9 +18,6 @@ from relay.config import load_settings, summarize
 from relay.errors import ConfigError
 from relay.settings import Settings
 from relay.spool import SpoolError
-
-if TYPE_CHECKING:
-    from flask import Flask
 
 DEFAULT_CONFIG = "relay.toml"
 EXIT_CONFIG = 2
@@ -80,12 +76,18 @@ def _wait_for_signal() -> None:
 @main.command()
 @_config_option
 @click.option("--no-scheduler", is_flag=True, help="Serve HTTP only (run `relay worker` apart).")
-@click.option("--threads", default=8, show_default=True, help="WSGI worker threads.")
-def serve(config_path: str, no_scheduler: bool, threads: int) -> None:
+@click.option(
+    "--threads",
+    type=click.IntRange(1, 256),
+    default=None,
+    help="WSGI worker threads  [default: relay.threads, 8]",
+)
+def serve(config_path: str, no_scheduler: bool, threads: int | None) -> None:
     """Run the web app (waitress) and, unless told not to, the scheduler in one process."""
     from relay.db import Database
     from relay.runtime import Runtime
     from relay.scheduler import Worker, build_scheduler
+    from relay.server import run_server
     from relay.web.app import create_app
 
     _logging()
@@ -107,35 +109,7 @@ def serve(config_path: str, no_scheduler: bool, threads: int) -> None:
         sys.exit(EXIT_CONFIG)
     if jobs is not None:
         build_scheduler(jobs).start()
-    run_server(app, settings.relay.listen, threads)
-
-
-def run_server(app: Flask, listen: str, threads: int) -> None:
-    """Serve the relay's app with waitress on `listen` (host:port) until SIGTERM or SIGINT, then
-    move what its spool holds, so a clean stop leaves nothing for the next start."""
-    from waitress import serve as waitress_serve
-
-    from relay.web.context import inbox_of
-
-    host, _, port = listen.rpartition(":")
-    logging.getLogger("relay").info("serving on http://%s:%s", host, port)
-    # What startup made (modules, the app) lives as long as the process: out of the collector's
-    # sight, a full collection under load pauses every thread for about 7 ms instead of about
-    # 95 ms, which was most of the webhook route's p99 (bench/README.md, ingest).
-    gc.collect()
-    gc.freeze()
-    signal.signal(signal.SIGTERM, _interrupt)
-    try:
-        waitress_serve(app, host=host.strip("[]"), port=int(port), threads=threads, ident="relay")
-    except KeyboardInterrupt:
-        pass
-    finally:
-        logging.getLogger("relay").info("stopping")
-        inbox_of(app).close()
-
-
-def _interrupt(signum: int, frame: object) -> None:
-    raise KeyboardInterrupt
+    run_server(app, settings.relay, threads)
 
 
 @main.command()

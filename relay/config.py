@@ -8,6 +8,7 @@ problem, not only the first; secrets in clear are accepted and listed in `Settin
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import re
 import tomllib
@@ -100,7 +101,55 @@ def _read_relay(reader: _Reader, data: Mapping[str, Any]) -> RelaySettings:
         fiat_rates=_read_fiat_rates(reader, table, path),
         spool_dir=reader.string(table, "spool_dir", path, ""),
         admin_session_minutes=reader.integer(table, "admin_session_minutes", path, 480, 1),
+        threads=_at_most(reader, table, "threads", path, RelaySettings.threads, 1, 256),
+        connection_limit=_at_most(
+            reader, table, "connection_limit", path, RelaySettings.connection_limit, 10, 100_000
+        ),
+        channel_timeout_seconds=_at_most(
+            reader,
+            table,
+            "channel_timeout_seconds",
+            path,
+            RelaySettings.channel_timeout_seconds,
+            1,
+            86_400,
+        ),
+        trusted_proxy=_read_trusted_proxy(reader, table, path),
     )
+
+
+def _at_most(
+    reader: _Reader,
+    table: Mapping[str, Any],
+    key: str,
+    path: str,
+    default: int,
+    minimum: int,
+    maximum: int,
+) -> int:
+    """Read an integer in [minimum, maximum]."""
+    value = reader.integer(table, key, path, default, minimum)
+    if value > maximum:
+        reader.problem(f"{path}.{key}", f"must be at most {maximum}")
+        return default
+    return value
+
+
+def _read_trusted_proxy(reader: _Reader, table: Mapping[str, Any], path: str) -> str:
+    """Read `trusted_proxy`: "" (none), or the one IP address whose X-Forwarded-* headers the
+    web server believes, written as the socket reports it (`::0001` → `::1`)."""
+    text = reader.string(table, "trusted_proxy", path, "").strip()
+    if not text:
+        return ""
+    try:
+        return str(ipaddress.ip_address(text))
+    except ValueError:
+        reader.problem(
+            f"{path}.trusted_proxy",
+            f'must be the IP address of your reverse proxy (such as 127.0.0.1), or "" for '
+            f"none; got {text!r}",
+        )
+        return ""
 
 
 def _positive(text: str) -> bool:
@@ -389,6 +438,13 @@ def summarize(settings: Settings) -> str:
     """Describe a valid configuration in a few lines (for `relay check-config`)."""
     lines = [f"config OK: {settings.source}"]
     lines.append(f"  webhooks spooled in {settings.relay.spool_directory()}")
+    relay = settings.relay
+    proxy = relay.trusted_proxy or "no proxy (X-Forwarded-* ignored)"
+    lines.append(
+        f"  web server on {relay.listen}: {relay.threads} threads, at most "
+        f"{relay.connection_limit} connections, idle ones closed after "
+        f"{relay.channel_timeout_seconds} s; forwarded headers trusted from {proxy}"
+    )
     for chain in settings.chains.values():
         assets = ", ".join(chain.assets)
         rule = f"finality={chain.finality}" if chain.finality else f"{chain.confirmations} conf"

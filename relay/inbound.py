@@ -177,6 +177,10 @@ def parse_json(body: bytes) -> dict[str, Any]:
         raise PayloadError("body is not JSON") from None
     if not isinstance(payload, dict):
         raise PayloadError("body is not a JSON object")
+    try:  # a lone surrogate ("\\ud800") is valid JSON but no text: it cannot be stored
+        json.dumps(payload, ensure_ascii=False).encode()
+    except UnicodeEncodeError:
+        raise PayloadError("body has a string that is not valid Unicode") from None
     return payload
 
 

@@ -5,6 +5,7 @@ webhooks see them; deliveries with their attempt log as the operator sees them."
 from __future__ import annotations
 
 from datetime import datetime
+from decimal import Decimal
 from typing import Any
 
 from relay.eip681 import payment_uri
@@ -20,6 +21,12 @@ def iso(moment: datetime | None) -> str | None:
     return moment.strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
+def decimal_text(value: Decimal) -> str:
+    """Return a Decimal in plain notation ("0.000000000000000005", never "5E-18"), as JSON's
+    decimal strings are documented (relay/web/openapi.json)."""
+    return format(value, "f")
+
+
 def invoice_json(invoice: Invoice, public_url: str, secret_key: str) -> dict[str, Any]:
     """Return the invoice as JSON-ready data; amounts as strings, base units as integer strings."""
     return {
@@ -31,7 +38,7 @@ def invoice_json(invoice: Invoice, public_url: str, secret_key: str) -> dict[str
         "status": invoice.status,
         "exception": invoice.exception or None,
         "currency": invoice.currency,
-        "amount": str(invoice.amount),
+        "amount": decimal_text(invoice.amount),
         "created_at": iso(invoice.created_at),
         "expires_at": iso(invoice.expires_at),
         "monitoring_ends_at": iso(invoice.monitoring_ends_at),
@@ -45,10 +52,10 @@ def invoice_json(invoice: Invoice, public_url: str, secret_key: str) -> dict[str
                 "asset": option.asset,
                 "contract": option.contract,
                 "address": option.address,
-                "amount": str(from_base_units(option.amount_base_units, option.decimals)),
+                "amount": decimal_text(from_base_units(option.amount_base_units, option.decimals)),
                 "amount_base_units": str(option.amount_base_units),
                 "decimals": option.decimals,
-                "rate": str(option.rate),
+                "rate": decimal_text(option.rate),
                 "rate_source": option.rate_source,
                 "rate_at": iso(option.rate_at),
                 "uri": option.uri,
@@ -101,15 +108,15 @@ def refund_json(refund: Refund, public_url: str, secret_key: str) -> dict[str, A
         "status": refund.status,
         "reason": refund.reason,
         "currency": refund.currency,
-        "amount": str(refund.amount),
+        "amount": decimal_text(refund.amount),
         "chain": refund.chain,
         "chain_id": refund.chain_id,
         "asset": refund.asset,
         "contract": refund.contract,
         "decimals": refund.decimals,
-        "rate": str(refund.rate),
+        "rate": decimal_text(refund.rate),
         "amount_base_units": str(refund.amount_base_units),
-        "asset_amount": str(from_base_units(refund.amount_base_units, refund.decimals)),
+        "asset_amount": decimal_text(from_base_units(refund.amount_base_units, refund.decimals)),
         "amount_source": refund.amount_source,
         "address": refund.to_address,
         "address_is_contract": refund.to_is_contract,
@@ -119,7 +126,7 @@ def refund_json(refund: Refund, public_url: str, secret_key: str) -> dict[str, A
         "log_index": refund.log_index,
         "from_address": refund.from_address or None,
         "paid_base_units": str(refund.paid_base_units),
-        "paid_amount": str(from_base_units(refund.paid_base_units, refund.decimals)),
+        "paid_amount": decimal_text(from_base_units(refund.paid_base_units, refund.decimals)),
         "block_number": refund.block_number,
         "confirmations": refund.confirmations,
         "created_at": iso(refund.created_at),

@@ -34,6 +34,11 @@ class RelaySettings:
     fiat_rates: tuple[str, ...] = ()
     spool_dir: str = ""
     admin_session_minutes: int = 480  # how long a /admin sign-in lasts
+    # the web server (waitress; relay/server.py)
+    threads: int = 8
+    connection_limit: int = 1000
+    channel_timeout_seconds: int = 30
+    trusted_proxy: str = ""
 
     def spool_directory(self) -> Path:
         """Return where `relay serve` spools accepted webhooks (relay/spool.py): `spool_dir`,

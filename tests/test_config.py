@@ -176,3 +176,28 @@ def test_the_spool_lives_beside_a_sqlite_file_unless_spool_dir_says(
     assert settings.relay.spool_directory() == Path(expected)
     data["relay"]["spool_dir"] = 7
     assert list(problems_of(data)) == ["relay.spool_dir"]
+
+
+def test_web_server_keys_have_safe_defaults_and_are_checked() -> None:
+    relay = parse_settings(config_dict(), env={}).relay
+    assert (relay.threads, relay.connection_limit, relay.channel_timeout_seconds) == (8, 1000, 30)
+    assert relay.trusted_proxy == ""
+    data = config_dict()
+    data["relay"].update(
+        threads=16, connection_limit=5000, channel_timeout_seconds=60, trusted_proxy="::0001"
+    )
+    relay = parse_settings(data, env={}).relay
+    assert (relay.threads, relay.connection_limit, relay.channel_timeout_seconds) == (16, 5000, 60)
+    assert relay.trusted_proxy == "::1"  # as the socket reports the proxy's address
+    data["relay"].update(
+        threads=0,
+        connection_limit=1_000_000,
+        channel_timeout_seconds="30",
+        trusted_proxy="proxy.local",
+    )
+    problems = problems_of(data)
+    assert problems["relay.threads"] == "must be at least 1"
+    assert problems["relay.connection_limit"] == "must be at most 100000"
+    assert problems["relay.channel_timeout_seconds"] == "must be an integer"
+    assert "IP address of your reverse proxy" in problems["relay.trusted_proxy"]
+    assert "'proxy.local'" in problems["relay.trusted_proxy"]

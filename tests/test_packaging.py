@@ -42,6 +42,7 @@ def test_the_relay_wheel_carries_no_development_kit(tmp_path: Path) -> None:
     assert "relay/cli.py" in names
     assert "relay/specs/loader.py" in names  # a subpackage, listed in pyproject.toml
     assert any(n.startswith("relay/web/templates/") for n in names)
+    assert "relay/web/openapi.json" in names
     assert any(n.startswith("relay/plugin_specs/") and n.endswith(".toml") for n in names)
     assert "relay/contracts/CollectorFactory.json" in names  # the collector factory's artifact
     tops = {n.split("/", 1)[0] for n in names}

@@ -21,7 +21,7 @@ PHP_TESTS = ROOT / "integrations" / "woocommerce" / "tests"
 def _tool(name: str) -> str:
     """Return the path of a command the Makefile installs; fail with how to get it."""
     path = shutil.which(name)
-    assert path is not None, f"{name} is missing: run `make setup-php` (Debian's php-cli, phpunit)"
+    assert path is not None, f"{name} is missing: `make setup-system` (Debian's php-cli, phpunit)"
     return path
 
 

@@ -18,6 +18,8 @@ from relay.web.auth import ADMIN_PAGE_LIMIT, require_admin
 from relay.web.context import db_of, settings_of
 
 bp = Blueprint("api", __name__)
+# the largest row id a database integer holds: a larger one is no delivery (404, not a 500)
+MAX_ROW_ID = 2**63 - 1
 
 
 @bp.get("/api/v1/invoices/<invoice_id>")
@@ -67,7 +69,7 @@ def list_deliveries() -> Any:
         return jsonify({"deliveries": [delivery_json(d) for d in session.scalars(query)]})
 
 
-@bp.get("/api/v1/admin/deliveries/<int:delivery_id>")
+@bp.get(f"/api/v1/admin/deliveries/<int(max={MAX_ROW_ID}):delivery_id>")
 def show_delivery(delivery_id: int) -> Any:
     """Show one delivery with its attempts (bearer admin token)."""
     require_admin()
@@ -78,7 +80,7 @@ def show_delivery(delivery_id: int) -> Any:
         return jsonify(delivery_json(delivery, attempts=True))
 
 
-@bp.post("/api/v1/admin/deliveries/<int:delivery_id>/redeliver")
+@bp.post(f"/api/v1/admin/deliveries/<int(max={MAX_ROW_ID}):delivery_id>/redeliver")
 def redeliver_delivery(delivery_id: int) -> Any:
     """Queue a delivery to be sent again now (bearer admin token)."""
     require_admin()

@@ -18,6 +18,7 @@ from relay.web import (
     errors,
     hooks,
     languages,
+    openapi,
     ops,
     pay,
     refund,
@@ -49,7 +50,7 @@ def create_app(
         database.create_schema()
     inbox = Inbox(database, on_queued, spool_dir)
     context.install(app, settings, database, inbox, runtime or Runtime(settings, database))
-    for blueprint in (hooks, api, pay, storeapi, refund, refunds_api, ops):
+    for blueprint in (hooks, api, pay, storeapi, refund, refunds_api, ops, openapi):
         app.register_blueprint(blueprint.bp)
     errors.init_app(app)
     languages.init_app(app)

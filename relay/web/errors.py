@@ -1,8 +1,8 @@
 """Answer every error as `{"error": {"code", "message"}}` with its HTTP status; never a traceback.
 
 A RelayError answers its own `code` and `http_status` (relay/errors.py); an HTTP error of Flask
-or werkzeug (404 route, 405, 413 body too large, …) its name in snake case; anything else a 500
-that points at the relay's log, where the traceback goes.
+or werkzeug (404 route, 405, 413 body too large, …) its name in snake case, with its headers
+(a 405's `Allow`); anything else a 500 that points at the relay's log, where the traceback goes.
 """
 
 from __future__ import annotations
@@ -33,7 +33,9 @@ def init_app(app: Flask) -> None:
     @app.errorhandler(HTTPException)
     def _http_error(exc: HTTPException) -> Any:
         code = (exc.name or "error").lower().replace(" ", "_")
-        return jsonify(error_body(code, exc.description or "")), exc.code or 500
+        # keep werkzeug's own headers (a 405's `Allow`, RFC 9110), not its HTML content type
+        headers = [(k, v) for k, v in exc.get_headers() if k.lower() != "content-type"]
+        return jsonify(error_body(code, exc.description or "")), exc.code or 500, headers
 
     @app.errorhandler(Exception)
     def _unexpected(exc: Exception) -> Any:

@@ -16,7 +16,7 @@ from urllib.parse import quote
 from relay.lifecycle import InvoiceStatus
 from relay.models import Invoice, PaymentOption, PaymentState
 from relay.pricing import from_base_units
-from relay.serialize import invoice_json
+from relay.serialize import decimal_text, invoice_json
 from relay.settings import Settings
 
 
@@ -124,8 +124,10 @@ def status_json(invoice: Invoice, settings: Settings, now: datetime) -> dict[str
         poll=state.poll,
         confirmations=state.confirmations,
         required_confirmations=state.required,
-        paid_amount=str(from_base_units(state.paid, decimals)) if state.option else None,
-        remaining_amount=str(from_base_units(state.remaining, decimals)) if state.option else None,
+        paid_amount=decimal_text(from_base_units(state.paid, decimals)) if state.option else None,
+        remaining_amount=(
+            decimal_text(from_base_units(state.remaining, decimals)) if state.option else None
+        ),
         seconds_left=max(int((invoice.expires_at - now).total_seconds()), 0),
         order_url=order_page_url(invoice, settings),
     )
