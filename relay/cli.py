@@ -62,8 +62,12 @@ def main() -> None:
 @_config_option
 def check_config(config_path: str) -> None:
     """Validate the config; print every problem with its key path (exit 2) or a summary."""
+    from relay.address_checks import index_report
+
     settings = _load(config_path)
     click.echo(summarize(settings))
+    for line in index_report(settings):
+        click.echo(line)
 
 
 def _wait_for_signal() -> None:

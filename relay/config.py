@@ -276,6 +276,7 @@ def _read_chain(reader: _Reader, name: str, table: Mapping[str, Any]) -> ChainSe
         assets=assets,
         multicall3=multicall3,
         explorer_url=reader.url(table, "explorer_url", path, ""),
+        address_check_blocks=reader.integer(table, "address_check_blocks", path, 100_000, 0),
     )
 
 
@@ -314,7 +315,7 @@ def _read_store(
     known = {"platform", "base_url", "webhook_secret", "api_key", "api_secret", "payment_methods"}
     known |= {"xpub", "accept", "invoice_expiry_minutes", "monitoring_minutes", "webhooks"}
     known |= {"payment_tolerance_percent", "reconcile_seconds", "spec", "api_token"}
-    known |= {"renewal_invoice_expiry_minutes"}
+    known |= {"renewal_invoice_expiry_minutes", "first_address_index", "check_deposit_addresses"}
     reader.unknown(table, known, path)
     if not _NAME.match(name):
         reader.problem(path, "store name must be lowercase letters, digits, '-' or '_'")
@@ -355,6 +356,10 @@ def _read_store(
     if "payment_methods" in table and not methods:
         reader.problem(f"{path}.payment_methods", "needs at least one payment method id")
     expiry = reader.number(table, "invoice_expiry_minutes", path, 30.0)
+    check_addresses = table.get("check_deposit_addresses", True)
+    if not isinstance(check_addresses, bool):
+        reader.problem(f"{path}.check_deposit_addresses", "must be true or false")
+        check_addresses = True
     return StoreSettings(
         name=name,
         platform=platform,
@@ -377,6 +382,8 @@ def _read_store(
         renewal_invoice_expiry_minutes=reader.number(
             table, "renewal_invoice_expiry_minutes", path, expiry
         ),
+        first_address_index=reader.integer(table, "first_address_index", path, 0, 0),
+        check_deposit_addresses=check_addresses,
     )
 
 

@@ -10,10 +10,11 @@ to a crash of the relay (the line is written, or the row committed, before the 2
 between opening and deleting, or a line moved twice, opens nothing twice (`open_invoice` is
 idempotent per order).
 
-A rate outage delays the invoice instead of refusing the webhook: the row is tried again after
-`RETRY_SECONDS` (the last wait repeats). The route refuses (422) an order that can never be
-invoiced (`invoices.check_order`); a row that still cannot be (its store left the configuration)
-keeps status "failed" with the reason in `last_error`, counted by /metrics.
+A rate outage, or a chain that cannot be asked whether the next deposit address is unused
+(relay/address_checks.py), delays the invoice instead of refusing the webhook: the row is tried
+again after `RETRY_SECONDS` (the last wait repeats). The route refuses (422) an order that can
+never be invoiced (`invoices.check_order`); a row that still cannot be (its store left the
+configuration) keeps status "failed" with the reason in `last_error`, counted by /metrics.
 """
 
 from __future__ import annotations
@@ -30,8 +31,9 @@ from typing import Any, cast
 from sqlalchemy import Table, delete, func, select, update
 from sqlalchemy.orm import Session
 
+from relay.address_checks import UsageReader
 from relay.db import Database, GroupedInserts
-from relay.errors import InvoiceError, RateUnavailable
+from relay.errors import ChainError, InvoiceError, RateUnavailable
 from relay.invoices import open_invoice
 from relay.models import InboxOrder, InboxStatus, utcnow
 from relay.pricing import Rates
@@ -184,8 +186,11 @@ def open_queued(
     now: datetime,
     rates: Rates,
     limit: int = BATCH,
+    usage: UsageReader | None = None,
 ) -> int:
     """Open the invoices of up to `limit` due inbox rows; return how many rows were handled.
+
+    `usage` checks xpub addresses before they are handed out (relay/address_checks.py).
 
     Each row is its own unit: an invoice opened (or found: a duplicate webhook) deletes the row
     (the batch's rows in one transaction at the end; a crash before it only makes the next claim
@@ -193,29 +198,38 @@ def open_queued(
     order that can never be invoiced is marked "failed". Never raises for one row's problem.
     """
     claimed = claim_due(db, now, limit)
-    done = [row.id for row in claimed if _open_one(db, settings, row, now, rates)]
+    done = [row.id for row in claimed if _open_one(db, settings, row, now, rates, usage)]
     if done:
         with db.transaction() as session:
             session.execute(delete(InboxOrder).where(InboxOrder.id.in_(done)))
     return len(claimed)
 
 
-def open_all(db: Database, settings: Settings, rates: Rates) -> int:
+def open_all(
+    db: Database, settings: Settings, rates: Rates, usage: UsageReader | None = None
+) -> int:
     """Run `open_queued` at the clock's time until no row is due; return the rows handled."""
     handled = 0
-    while (batch := open_queued(db, settings, utcnow(), rates)) > 0:
+    while (batch := open_queued(db, settings, utcnow(), rates, usage=usage)) > 0:
         handled += batch
     return handled
 
 
-def _open_one(db: Database, settings: Settings, row: Claimed, now: datetime, rates: Rates) -> bool:
+def _open_one(
+    db: Database,
+    settings: Settings,
+    row: Claimed,
+    now: datetime,
+    rates: Rates,
+    usage: UsageReader | None,
+) -> bool:
     """Open one claimed row's invoice; return True when the row is done with."""
     order_id = row.order.get("order_id")
     try:
         if row.store not in settings.stores:
             raise InvoiceError(f"no store named {row.store!r} in the configuration")
-        invoice, created = open_invoice(db, settings, order_of(row.order), now, rates)
-    except RateUnavailable as exc:
+        invoice, created = open_invoice(db, settings, order_of(row.order), now, rates, usage)
+    except (RateUnavailable, ChainError) as exc:
         _retry(db, row, now, exc.message, logging.WARNING)
         return False
     except InvoiceError as exc:

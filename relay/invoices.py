@@ -17,7 +17,8 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, selectinload
 
-from relay.addresses import derive_address, xpub_id
+from relay.address_checks import Unchecked, UsageReader, prepare, take_index
+from relay.addresses import derive_address
 from relay.db import Database
 from relay.eip681 import payment_uri
 from relay.errors import InvoiceError, RateUnavailable
@@ -30,7 +31,7 @@ from relay.lifecycle import (
     check_transition,
     evaluate,
 )
-from relay.models import AddressCounter, Invoice, Payment, PaymentOption, PaymentState
+from relay.models import Invoice, Payment, PaymentOption, PaymentState
 from relay.outbox import queue_event
 from relay.pricing import Rates, from_base_units, to_base_units
 from relay.records import ObservedTransfer, OrderData
@@ -79,29 +80,51 @@ def open_invoice(
     order: OrderData,
     now: datetime,
     rates: Rates,
+    usage: UsageReader | None = None,
 ) -> tuple[Invoice, bool]:
     """Return the invoice for the order, opening it if there is none: (invoice, created).
 
-    Options are priced at `rates` (the runtime's, relay/runtime.py). raises InvoiceError
+    Options are priced at `rates` (the runtime's, relay/runtime.py). With `usage` (the
+    runtime's `address_usage`), an xpub address is handed out only once checked unused on the
+    store's chains (relay/address_checks.py), unless the store turns
+    `check_deposit_addresses` off; without it (tests), unchecked. raises InvoiceError
     (nothing written) when the total is not positive, RateUnavailable (an InvoiceError) when no
-    option can be priced. Concurrent calls for one order make exactly one invoice. Options whose
-    rate is unavailable are left out and listed in `unavailable_options` with the reason.
+    option can be priced, ChainError when the address cannot be checked. Concurrent calls for
+    one order make exactly one invoice. Options whose rate is unavailable are left out and
+    listed in `unavailable_options` with the reason.
     """
     store = settings.stores[order.store]
     check_order(order)
     for _ in range(OPEN_RETRIES):
         try:
+            checked = usage is not None and bool(store.xpub) and store.check_deposit_addresses
+            if usage is not None and checked:
+                with db.transaction() as session:
+                    existing = find_invoice(session, order.store, order.order_id)
+                if existing is not None:
+                    return existing, False
+                prepare(db, store, usage, now)  # chain reads: outside the transaction
             with db.transaction() as session:
                 existing = find_invoice(session, order.store, order.order_id)
                 if existing is not None:
                     return existing, False
-                invoice = _build_invoice(session, settings, store, order, now, rates)
+                invoice = _build_invoice(
+                    session,
+                    settings,
+                    store,
+                    order,
+                    now,
+                    rates,
+                    checked=checked,
+                )
                 session.add(invoice)
                 session.flush()
                 queue_event(session, settings, invoice, EventType.CREATED, now)
                 return invoice, True
         except IntegrityError:
             continue  # a concurrent delivery for the same order (or index) won; read it again
+        except Unchecked:
+            continue  # a concurrent invoice took the checked address: check the next one
     with db.transaction() as session:
         existing = find_invoice(session, order.store, order.order_id)
     if existing is None:
@@ -116,6 +139,8 @@ def _build_invoice(
     order: OrderData,
     now: datetime,
     rates: Rates,
+    *,
+    checked: bool,
 ) -> Invoice:
     invoice_id = new_invoice_id()
     priced = []
@@ -140,7 +165,7 @@ def _build_invoice(
     if not priced:
         reasons = "; ".join(item["reason"] for item in unavailable)
         raise RateUnavailable("no payment option could be priced: " + reasons)
-    index = _next_address_index(session, store.xpub)
+    index = take_index(session, store, now, checked=checked)
     address = derive_address(store.xpub, index)
     expiry = (
         store.renewal_invoice_expiry_minutes
@@ -187,21 +212,6 @@ def _build_invoice(
     ]
     invoice.payments = []
     return invoice
-
-
-def _next_address_index(session: Session, xpub: str) -> int:
-    """Take the next derivation index for an xpub (row-locked; SQLite locks the database)."""
-    key = xpub_id(xpub)
-    counter = session.scalar(
-        select(AddressCounter).where(AddressCounter.xpub_id == key).with_for_update()
-    )
-    if counter is None:
-        counter = AddressCounter(xpub_id=key, next_index=0)
-        session.add(counter)
-    index = counter.next_index
-    counter.next_index = index + 1
-    session.flush()
-    return index
 
 
 def record_transfer(

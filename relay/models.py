@@ -368,6 +368,23 @@ class AddressCounter(Base):
     next_index: Mapped[int] = mapped_column(Integer)
 
 
+class AddressCheck(Base):
+    """What the chains showed of an xpub address before it was handed out (relay/address_checks.py).
+
+    `used` rows are skipped for good; an unused row is trusted for a few minutes only.
+    `evidence` says what showed use (per chain: nonce, balance, token balance or transfer).
+    """
+
+    __tablename__ = "address_checks"
+
+    xpub_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    address_index: Mapped[int] = mapped_column(Integer, primary_key=True)
+    address: Mapped[str] = mapped_column(String(42))
+    used: Mapped[bool] = mapped_column(Boolean)
+    evidence: Mapped[str] = mapped_column(Text, default="")
+    checked_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
 def utcnow() -> datetime:
     """Return the current time, timezone-aware UTC."""
     return datetime.now(UTC)

@@ -18,8 +18,9 @@ from datetime import datetime, timedelta
 from sqlalchemy import and_, or_, select
 from sqlalchemy.orm import selectinload
 
+from relay.address_checks import UsageReader
 from relay.db import Database
-from relay.errors import InvoiceError, RelayError
+from relay.errors import ChainError, InvoiceError, RelayError
 from relay.events import EventType
 from relay.inbound import read_order
 from relay.invoices import open_invoice
@@ -58,10 +59,12 @@ def reconcile_store(
     storefronts: Storefronts,
     now: datetime,
     rates: Rates,
+    usage: UsageReader | None = None,
 ) -> Report:
     """Reconcile one store with its order API (a client from `storefronts`); return what was done.
 
-    Invoices are opened at `rates`. raises StorefrontError (via CallFailed) only for the listing
+    Invoices are opened at `rates`, their xpub addresses checked by `usage`
+    (relay/address_checks.py). raises StorefrontError (via CallFailed) only for the listing
     call; an order that cannot be read is skipped until the next pass.
     """
     store = settings.stores[store_name]
@@ -74,8 +77,8 @@ def reconcile_store(
             if inbound.kind != "order" or inbound.order is None:
                 continue
             try:
-                invoice, created = open_invoice(db, settings, inbound.order, now, rates)
-            except InvoiceError as exc:
+                invoice, created = open_invoice(db, settings, inbound.order, now, rates, usage)
+            except (InvoiceError, ChainError) as exc:  # the next pass tries again
                 log.warning(
                     "store %s order %s: no invoice: %s",
                     store_name,

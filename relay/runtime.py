@@ -13,6 +13,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 from relay.chain.rpc import Web3Chain
+from relay.chain.usage import address_usage
 from relay.db import Database
 from relay.delivery import Sender
 from relay.http import HttpClient
@@ -62,6 +63,14 @@ class Runtime:
         """Return the code at `address` on `chain` (b"" for an account without code); raises
         ChainUnavailable when no RPC URL answers (relay/refunds.py's CodeReader)."""
         return self.chains[chain].code_at(address)
+
+    def address_usage(self, chain: str, address: str) -> str | None:
+        """Return what shows `address` was used on `chain` (nonce, balances, token transfers in
+        the last `address_check_blocks` blocks), or None; raises ChainUnavailable when no RPC
+        URL answers (relay/address_checks.py's UsageReader)."""
+        settings = self.settings.chains[chain]
+        tokens = [a.contract for a in settings.assets.values() if a.contract is not None]
+        return address_usage(self.chains[chain], address, tokens, settings.address_check_blocks)
 
     def close(self) -> None:
         """Release the HTTP client's and the chain clients' connections."""

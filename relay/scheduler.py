@@ -19,6 +19,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm.exc import StaleDataError
 
 from relay.delivery import deliver_due
+from relay.errors import ChainUnavailable
 from relay.inbox import open_all
 from relay.models import utcnow
 from relay.reconcile import reconcile_store
@@ -42,11 +43,13 @@ class Worker:
         self.settings = runtime.settings
         self.db = runtime.db
         self.scheduler: BackgroundScheduler | None = None
+        self.unreachable: set[str] = set()  # chains whose last watcher tick found no node
         self.inbox = InboxLoop(_guarded("inbox", self.open_inbox), INBOX_SECONDS)
 
     def open_inbox(self) -> None:
         """Open the invoices of queued orders until none is due, then wake the delivery job."""
-        if open_all(self.db, self.settings, self.runtime.rates):
+        runtime = self.runtime
+        if open_all(self.db, self.settings, runtime.rates, runtime.address_usage):
             self.wake_delivery()  # the payment link goes out now, not on the job's next tick
 
     def wake_inbox(self) -> None:
@@ -54,8 +57,21 @@ class Worker:
         self.inbox.wake()
 
     def scan(self, chain: ChainSettings) -> None:
-        """Run one watcher tick for a chain, then wake the delivery job (bench: latency)."""
-        scan_once(self.db, self.settings, chain, self.runtime.chains[chain.name], utcnow())
+        """Run one watcher tick for a chain, then wake the delivery job (bench: latency).
+
+        A node outage is one warning when it starts and one when the chain answers again, not
+        a traceback per tick; the tick that failed recorded nothing and the next one redoes it.
+        """
+        try:
+            scan_once(self.db, self.settings, chain, self.runtime.chains[chain.name], utcnow())
+        except ChainUnavailable as exc:
+            if chain.name not in self.unreachable:
+                log.warning("%s: watcher paused, the chain did not answer: %s", chain.name, exc)
+            self.unreachable.add(chain.name)
+            return
+        if chain.name in self.unreachable:
+            self.unreachable.discard(chain.name)
+            log.warning("%s: the chain answers again; watcher resumed", chain.name)
         self.wake_delivery()  # a settled invoice's push goes out now, not on the next tick
 
     def wake_delivery(self) -> None:
@@ -71,7 +87,15 @@ class Worker:
     def reconcile(self, store: str) -> None:
         """Poll one store for orders without invoices and orders that drifted."""
         runtime = self.runtime
-        reconcile_store(self.db, self.settings, store, runtime.storefronts, utcnow(), runtime.rates)
+        reconcile_store(
+            self.db,
+            self.settings,
+            store,
+            runtime.storefronts,
+            utcnow(),
+            runtime.rates,
+            runtime.address_usage,
+        )
 
     def sweep(self) -> None:
         """Expire invoices whose window closed."""

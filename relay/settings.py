@@ -89,6 +89,9 @@ class ChainSettings:
     assets: Mapping[str, AssetSettings]
     multicall3: str = MULTICALL3_ADDRESS
     explorer_url: str = ""  # block explorer base, e.g. https://etherscan.io ("" = no links)
+    # blocks back from the head searched for token transfers to an xpub address before it is
+    # handed out (relay/address_checks.py); 0 skips that search (balances and nonce still count)
+    address_check_blocks: int = 100_000
 
 
 @dataclass(frozen=True)
@@ -122,6 +125,10 @@ class StoreSettings:
     api_token: str = ""  # token-auth platforms (Shopify Admin API access token, bearer tokens)
     # minutes a subscription renewal's customer has to pay (a renewal link waits in an e-mail)
     renewal_invoice_expiry_minutes: float = 30.0
+    # the lowest xpub derivation index handed out: a floor kept outside the database
+    first_address_index: int = 0
+    # check each xpub address unused on chain before handing it out (relay/address_checks.py)
+    check_deposit_addresses: bool = True
 
 
 @dataclass(frozen=True)

@@ -64,6 +64,8 @@ def config_dict(
         "accept": ["dev:USDC", "dev:ETH"],
         "invoice_expiry_minutes": expiry_minutes,
         "monitoring_minutes": 60,
+        # tests run without a node unless they start one: tests/test_address_checks.py checks
+        "check_deposit_addresses": False,
     }
     store.update(store_extra)
     return {

@@ -7,6 +7,7 @@ implementation (relay/chain/rpc.py is the JSON-RPC one).
 from __future__ import annotations
 
 from collections.abc import Sequence
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -60,6 +61,13 @@ class Chain(Protocol):
 
     def head(self) -> int:
         """Return the latest block number."""
+        ...
+
+    def pinned(self) -> AbstractContextManager[int]:
+        """Read from one node only inside the block (the most advanced one); yield its head.
+
+        A call that node cannot answer raises ChainUnavailable: no read inside mixes nodes.
+        """
         ...
 
     def finalized(self) -> int | None:

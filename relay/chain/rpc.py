@@ -1,6 +1,8 @@
 """Talk to an EVM chain over JSON-RPC with web3.py: the `Chain` protocol's implementation.
 
-Only the chain layer imports web3. `Web3Chain` fails over between the configured RPC URLs,
+Only the chain layer imports web3. `Web3Chain` fails over between the configured RPC URLs
+(inside `pinned`, as a watcher tick reads, it reads from the most advanced node only; a fault
+there fails the read instead: relay/watcher/tick.py states the rule),
 batches block and receipt reads (JSON-RPC batches), reads native balances with one Multicall3
 `aggregate3` eth_call of `getEthBalance` sub-calls per address chunk (relay/chain/multicall.py; or,
 on a chain without Multicall3, one JSON-RPC batch of `eth_getBalance` per chunk, as nodes cap batch
@@ -13,13 +15,23 @@ docs (batch_requests), geth's `--rpc.batch-request-limit` (default 1,000).
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Sequence
+import threading
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from typing import Any, TypeVar
 
 from web3 import HTTPProvider, Web3
 from web3.exceptions import Web3Exception
 
 from relay.chain.constants import FEED_ABI, MULTICALL3_ADDRESS, RPC_TIMEOUT_SECONDS, TRANSFER_TOPIC
+from relay.chain.jsonrpc import (
+    batch,
+    hex_of,
+    is_request_error,
+    rpc_error,
+    topic_address,
+    unsupported,
+)
 from relay.chain.multicall import aggregate3_balances, decode_balances
 from relay.chain.protocol import BlockRef, NativeTx, Receipt, TokenTransfer
 from relay.errors import ChainUnavailable
@@ -27,18 +39,6 @@ from relay.errors import ChainUnavailable
 log = logging.getLogger(__name__)
 
 T = TypeVar("T")
-
-
-def _hex(value: Any) -> str:
-    """Return 0x-prefixed lowercase hex for HexBytes, bytes or str."""
-    if isinstance(value, bytes | bytearray):
-        return "0x" + bytes(value).hex()
-    text = str(value)
-    return text.lower() if text.startswith("0x") else "0x" + text.lower()
-
-
-def _topic_address(address: str) -> str:
-    return "0x" + "0" * 24 + address.lower().removeprefix("0x")
 
 
 class Web3Chain:
@@ -56,27 +56,70 @@ class Web3Chain:
             Web3(HTTPProvider(url, request_kwargs={"timeout": timeout})) for url in rpc_urls
         ]
         self._current = 0
+        self._local = threading.local()  # .pin: the node index a thread's tick reads from
         self.address_chunk_size = address_chunk_size
         self.calls = 0  # JSON-RPC requests sent (a batch counts once), for benchmarks
         # balances() reads through this Multicall3 ("" = never); None until its code is checked
         self.multicall3 = multicall3.lower()
         self._multicall3_deployed: bool | None = None if multicall3 else False
 
-    def _call(self, fn: Callable[[Web3], T]) -> T:
+    def _call(self, fn: Callable[[Web3], T], *, answers_raise: bool = False) -> T:
+        """Return `fn` run on the pinned node, or on the first node that answers (failover).
+
+        A transport error, a timeout, a malformed answer or a JSON-RPC error answer moves on to
+        the next node; with `answers_raise` a JSON-RPC error answer is raised as it is (the
+        caller reacts to it, as `_logs` bisects a range a provider refused). raises
+        ChainUnavailable when no node (or the pinned one) answered.
+        """
+        pin = getattr(self._local, "pin", None)
+        order = (
+            [pin]
+            if pin is not None
+            else [
+                (self._current + offset) % len(self._clients)
+                for offset in range(len(self._clients))
+            ]
+        )
         errors = []
-        for offset in range(len(self._clients)):
-            index = (self._current + offset) % len(self._clients)
+        for index in order:
             try:
                 self.calls += 1
                 result = fn(self._clients[index])
-            except (OSError, Web3Exception, ValueError) as exc:
-                if isinstance(exc, Web3Exception) and _is_request_error(exc):
+            except (OSError, Web3Exception, ValueError, KeyError, TypeError) as exc:
+                if answers_raise and isinstance(exc, Web3Exception) and is_request_error(exc):
                     raise
-                errors.append(f"{index}: {exc}")
+                errors.append(f"{index}: {type(exc).__name__}: {exc}")
                 continue
-            self._current = index
+            if pin is None:
+                self._current = index
             return result
         raise ChainUnavailable("no RPC URL answered: " + "; ".join(errors))
+
+    @contextmanager
+    def pinned(self) -> Iterator[int]:
+        """Read from one node only while the block runs (this thread's calls); yield its head.
+
+        The node is the one with the highest head among those that answer eth_blockNumber (the
+        first in `rpc_urls` order on a tie), so a lagging failover node is used only when no
+        node ahead of it answers. Inside the block a failed call raises ChainUnavailable (no
+        failover: a tick must not mix two nodes' views); the next `pinned` picks again.
+        """
+        heads: dict[int, int] = {}
+        errors = []
+        for index, client in enumerate(self._clients):
+            try:
+                self.calls += 1
+                heads[index] = int(client.eth.block_number)
+            except (OSError, Web3Exception, ValueError, KeyError, TypeError) as exc:
+                errors.append(f"{index}: {type(exc).__name__}: {exc}")
+        if not heads:
+            raise ChainUnavailable("no RPC URL answered: " + "; ".join(errors))
+        best = max(heads, key=lambda index: (heads[index], -index))
+        self._local.pin = best
+        try:
+            yield heads[best]
+        finally:
+            self._local.pin = None
 
     def close(self) -> None:
         """Close the HTTP sessions of every provider."""
@@ -106,40 +149,33 @@ class Web3Chain:
         return self._call(read)
 
     def blocks(self, numbers: Sequence[int]) -> dict[int, BlockRef]:
-        return {ref.number: ref for ref in self._get_blocks(numbers, full=False)[0]}
+        return {ref.number: ref for ref, _ in self._get_blocks(numbers, full=False)}
 
-    def _get_blocks(
-        self, numbers: Sequence[int], *, full: bool
-    ) -> tuple[list[BlockRef], list[Any]]:
+    def _get_blocks(self, numbers: Sequence[int], *, full: bool) -> list[tuple[BlockRef, Any]]:
+        """Return (ref, raw JSON block) of the numbers that exist, in order; a missing block is
+        left out, an error answer for any of them fails the read (never read as missing)."""
         if not numbers:
-            return [], []
-
-        def read(w3: Web3) -> list[Any]:
-            with w3.batch_requests() as batch:
-                for number in numbers:
-                    batch.add(w3.eth.get_block(number, full))
-                return list(batch.execute())
-
-        raw = self._call(read)
-        refs = [
-            BlockRef(int(b["number"]), _hex(b["hash"]), int(b["timestamp"]))
+            return []
+        wanted = list(numbers)
+        requests_ = [("eth_getBlockByNumber", [hex(n), full]) for n in wanted]
+        raw = self._call(lambda w3: batch(w3, requests_))
+        return [
+            (BlockRef(int(b["number"], 16), hex_of(b["hash"]), int(b["timestamp"], 16)), b)
             for b in raw
-            if b is not None and not isinstance(b, Exception)
+            if b is not None
         ]
-        return refs, raw
 
     def native_transfers(self, recipients: set[str], start: int, end: int) -> list[NativeTx]:
         if not recipients or end < start:
             return []
-        refs, raw = self._get_blocks(list(range(start, end + 1)), full=True)
         found = []
-        for ref, block in zip(refs, raw, strict=False):
+        for ref, block in self._get_blocks(list(range(start, end + 1)), full=True):
             for tx in block["transactions"]:
-                to = tx.get("to")
-                if to and to.lower() in recipients and int(tx["value"]) > 0:
-                    found.append(
-                        NativeTx(_hex(tx["hash"]), str(tx["from"]), str(to), int(tx["value"]), ref)
-                    )
+                to, value = tx.get("to"), int(tx["value"], 16)
+                if to and to.lower() in recipients and value > 0:
+                    sender = Web3.to_checksum_address(tx["from"])
+                    recipient = Web3.to_checksum_address(to)
+                    found.append(NativeTx(hex_of(tx["hash"]), sender, recipient, value, ref))
         return found
 
     def token_transfers(
@@ -161,13 +197,13 @@ class Web3Chain:
             "fromBlock": start,
             "toBlock": end,
             "address": [Web3.to_checksum_address(t) for t in tokens],
-            "topics": [TRANSFER_TOPIC, None, [_topic_address(r) for r in recipients]],
+            "topics": [TRANSFER_TOPIC, None, [topic_address(r) for r in recipients]],
         }
         try:
-            logs = self._call(lambda w3: w3.eth.get_logs(params))
+            logs = self._call(lambda w3: w3.eth.get_logs(params), answers_raise=True)
         except Web3Exception:
             if start == end:
-                raise
+                raise ChainUnavailable(f"eth_getLogs of block {start} failed") from None
             # providers cap ranges and result sizes: bisect the block range and try again
             middle = (start + end) // 2
             return self._logs(tokens, recipients, start, middle) + self._logs(
@@ -176,19 +212,19 @@ class Web3Chain:
         result = []
         for entry in logs:
             topics = entry["topics"]
-            if len(topics) != 3 or _hex(topics[0]) != TRANSFER_TOPIC:
+            if len(topics) != 3 or hex_of(topics[0]) != TRANSFER_TOPIC:
                 continue  # an ERC-721 Transfer has 4 topics; not a fungible payment
-            data = _hex(entry["data"])
+            data = hex_of(entry["data"])
             result.append(
                 TokenTransfer(
                     token=str(entry["address"]),
-                    sender=Web3.to_checksum_address("0x" + _hex(topics[1])[-40:]),
-                    to=Web3.to_checksum_address("0x" + _hex(topics[2])[-40:]),
+                    sender=Web3.to_checksum_address("0x" + hex_of(topics[1])[-40:]),
+                    to=Web3.to_checksum_address("0x" + hex_of(topics[2])[-40:]),
                     amount=int(data, 16) if data != "0x" else 0,
-                    tx_hash=_hex(entry["transactionHash"]),
+                    tx_hash=hex_of(entry["transactionHash"]),
                     log_index=int(entry["logIndex"]),
                     block_number=int(entry["blockNumber"]),
-                    block_hash=_hex(entry["blockHash"]),
+                    block_hash=hex_of(entry["blockHash"]),
                 )
             )
         return result
@@ -198,19 +234,14 @@ class Web3Chain:
             return {}
         hashes = list(dict.fromkeys(tx_hashes))
 
-        def read(w3: Web3) -> list[Any]:
-            # raw JSON-RPC batch: web3's formatters raise for the whole batch on one null receipt
-            requests_ = [("eth_getTransactionReceipt", [h]) for h in hashes]
-            answers = w3.provider.make_batch_request(requests_)  # type: ignore[attr-defined]
-            if isinstance(answers, dict):  # a batch-level error
-                raise ValueError(f"receipt batch failed: {answers.get('error')}")
-            return [a.get("result") for a in answers]
-
+        # raw JSON-RPC batch: web3's formatters raise for the whole batch on one null receipt;
+        # an error answer for one receipt fails the read (a missing receipt means "not mined")
+        requests_ = [("eth_getTransactionReceipt", [h]) for h in hashes]
         found: dict[str, Receipt] = {}
-        for r in self._call(read):
+        for r in self._call(lambda w3: batch(w3, requests_)):
             if isinstance(r, dict) and r.get("blockHash"):
-                found[_hex(r["transactionHash"])] = Receipt(
-                    int(r["status"], 16), int(r["blockNumber"], 16), _hex(r["blockHash"])
+                found[hex_of(r["transactionHash"])] = Receipt(
+                    int(r["status"], 16), int(r["blockNumber"], 16), hex_of(r["blockHash"])
                 )
         return found
 
@@ -253,7 +284,7 @@ class Web3Chain:
                     [("eth_getCode", [self.multicall3, "latest"]), ("eth_call", [call, tag])]
                 )
                 if isinstance(answers, dict) or len(answers) != 2:
-                    raise ValueError(f"balance multicall failed: {_rpc_error(answers)}")
+                    raise ValueError(f"balance multicall failed: {rpc_error(answers)}")
                 code, answer = answers
                 if code.get("error") or not isinstance(code.get("result"), str):
                     raise ValueError(f"Multicall3 code check failed: {code.get('error')}")
@@ -268,7 +299,7 @@ class Web3Chain:
             else:
                 answer = provider.make_request("eth_call", [call, tag])
             if not isinstance(answer, dict) or answer.get("error") or "result" not in answer:
-                raise ValueError(f"balance multicall failed: {_rpc_error(answer)}")
+                raise ValueError(f"balance multicall failed: {rpc_error(answer)}")
             return decode_balances(answer["result"], len(chunk))
 
         return read
@@ -278,14 +309,8 @@ class Web3Chain:
 
         def read(w3: Web3) -> list[int]:
             # raw JSON-RPC batch: web3's per-call formatting costs more than the node's answer
-            requests_ = [("eth_getBalance", [address, tag]) for address in chunk]
-            answers = w3.provider.make_batch_request(requests_)  # type: ignore[attr-defined]
-            if isinstance(answers, dict):  # a batch-level error (too large, rate limited)
-                raise ValueError(f"balance batch failed: {answers.get('error')}")
-            failed = next((a["error"] for a in answers if a.get("error")), None)
-            if failed is not None or len(answers) != len(chunk):
-                raise ValueError(f"balance batch failed: {failed}")
-            return [int(a["result"], 16) for a in answers]
+            answers = batch(w3, [("eth_getBalance", [address, tag]) for address in chunk])
+            return [int(answer, 16) for answer in answers]
 
         return read
 
@@ -298,11 +323,13 @@ class Web3Chain:
             return response
 
         response = self._call(read)
-        if "error" in response or not isinstance(response.get("result"), list):
-            return None
+        if "error" in response and unsupported(response["error"]):
+            return None  # the node offers no call traces
+        if not isinstance(response.get("result"), list):
+            raise ChainUnavailable(f"trace of block {block} failed: {rpc_error(response)}")
         ref = self.blocks([block]).get(block)
         if ref is None:
-            return []
+            raise ChainUnavailable(f"block {block} is not there any more")
         found: list[NativeTx] = []
         for entry in response["result"]:
             tx_hash = entry.get("txHash")
@@ -314,6 +341,11 @@ class Web3Chain:
                     sender = str(call.get("from"))
                     found.append(NativeTx(str(tx_hash), sender, to, value, ref, ordinal))
         return found
+
+    def call_batch(self, requests_: list[tuple[str, list[Any]]]) -> list[Any]:
+        """Return the results of one raw JSON-RPC batch (None for a null result); raises
+        ChainUnavailable when no node gives every call an answer (an error answer included)."""
+        return self._call(lambda w3: batch(w3, requests_))
 
     def code_at(self, address: str) -> bytes:
         """Return the code an address holds at the latest block (eth_getCode; b"" for an EOA)."""
@@ -332,11 +364,6 @@ class Web3Chain:
         return self._call(read)
 
 
-def _rpc_error(answer: Any) -> Any:
-    """Return the error of a raw JSON-RPC answer (or the answer itself when it has none)."""
-    return answer.get("error", answer) if isinstance(answer, dict) else answer
-
-
 def _nested_calls(call: dict[str, Any]) -> list[dict[str, Any]]:
     """Return the calls below a callTracer frame (not the top-level transaction itself)."""
     found = []
@@ -345,8 +372,3 @@ def _nested_calls(call: dict[str, Any]) -> list[dict[str, Any]]:
             found.append(child)
         found.extend(_nested_calls(child))
     return found
-
-
-def _is_request_error(exc: Web3Exception) -> bool:
-    """Tell a JSON-RPC error answer (the node answered; don't fail over) from a transport error."""
-    return type(exc).__name__ in ("Web3RPCError", "BlockNotFound", "TransactionNotFound")

@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session
 from relay.chain.protocol import Chain, NativeTx
 from relay.models import Payment, PaymentOption, PaymentState
 from relay.records import ObservedTransfer
-from relay.watcher.tick import Tick
+from relay.watcher.tick import Tick, block_at
 from relay.watcher.watched import (
     Watched,
     load,
@@ -115,7 +115,7 @@ def _untraced(
     native: str,
 ) -> list[ObservedTransfer]:
     """Record unexplained balance increases as payments in block `end` (nodes without traces)."""
-    ref = chain.blocks([end])[end]
+    ref = block_at(chain, end)
     transfers = []
     for address, watched in short.items():
         pseudo_hash = f"balance:{ref.hash}:{address}"

@@ -19,6 +19,7 @@ from sqlalchemy import and_, or_, select
 from sqlalchemy.orm import Session, selectinload
 
 from relay.confirmations import Seen
+from relay.errors import ChainUnavailable
 from relay.events import EventType
 from relay.invoices import payment_extra, refresh_invoice
 from relay.lifecycle import InvoiceStatus
@@ -85,8 +86,11 @@ def _record_range(session: Session, tick: Tick, by_address: dict[str, Watched]) 
     for item in logs:
         symbol = tokens.get(item.token.lower())
         block = times.get(item.block_number)
-        if symbol is None or block is None or block.hash != item.block_hash:
-            continue  # another contract with the same symbol counts for nothing; stale log
+        if symbol is None:
+            continue  # another contract with the same symbol counts for nothing
+        if block is None or block.hash != item.block_hash:
+            # the chain moved between the two reads: redo the tick rather than skip a payment
+            raise ChainUnavailable(f"block {item.block_number} changed during the scan")
         transfers.append(
             ObservedTransfer(
                 chain=chain_settings.name,
@@ -107,7 +111,9 @@ def _record_range(session: Session, tick: Tick, by_address: dict[str, Watched]) 
         receipts = chain.receipts([tx.tx_hash for tx in txs])
         for tx in txs:
             receipt = receipts.get(tx.tx_hash)
-            if receipt is None or receipt.status != 1:
+            if receipt is None or receipt.block_hash != tx.block.hash:
+                raise ChainUnavailable(f"transaction {tx.tx_hash} moved during the scan")
+            if receipt.status != 1:
                 continue  # a failed transaction moved nothing
             transfers.append(native_transfer(chain_settings.name, native, tx, -1))
     return record_found(session, tick.settings, by_address, transfers, tick.now)

@@ -24,6 +24,7 @@ from sqlalchemy.orm import Session
 
 from relay.chain.protocol import Chain
 from relay.confirmations import Seen
+from relay.errors import ChainUnavailable
 from relay.models import Refund
 from relay.refund_lifecycle import RefundStatus
 from relay.refunds import complete_refund, drop_refund_transfer, record_refund_transfer
@@ -106,7 +107,8 @@ def _transfers(chain: Chain, waiting: list[Refund], start: int, end: int) -> lis
     for item in logs:
         block = blocks.get(item.block_number)
         if block is None or block.hash != item.block_hash:
-            continue  # a log of a block that is no longer canonical
+            # the chain moved between the two reads: redo the tick rather than miss a refund
+            raise ChainUnavailable(f"block {item.block_number} changed during the scan")
         seen.append(
             _Transfer(
                 item.token.lower(),
@@ -125,7 +127,9 @@ def _transfers(chain: Chain, waiting: list[Refund], start: int, end: int) -> lis
         receipts = chain.receipts([tx.tx_hash for tx in txs])
         for tx in txs:
             receipt = receipts.get(tx.tx_hash)
-            if receipt is None or receipt.status != 1:
+            if receipt is None or receipt.block_hash != tx.block.hash:
+                raise ChainUnavailable(f"transaction {tx.tx_hash} moved during the scan")
+            if receipt.status != 1:
                 continue  # a failed transaction moved nothing
             seen.append(
                 _Transfer(

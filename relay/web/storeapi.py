@@ -64,8 +64,13 @@ def create_invoice(store_name: str) -> Any:
     if inbound.order is None:
         raise InvoiceError(f"the order cannot get an invoice: {inbound.reason}")
     # open_invoice hands back the invoice with its options and payments loaded
-    rates = runtime_of(current_app).rates
-    invoice, created = open_invoice(db_of(current_app), settings, inbound.order, utcnow(), rates)
+    runtime = runtime_of(current_app)
+    # the plugin waits for the payment link: the address check (a few reads of each accepted
+    # chain, once per address) runs here; a chain that cannot be asked answers 503, never an
+    # unchecked address
+    invoice, created = open_invoice(
+        db_of(current_app), settings, inbound.order, utcnow(), runtime.rates, runtime.address_usage
+    )
     data = invoice_json(invoice, settings.relay.public_url, settings.relay.secret_key)
     answer = jsonify(data)
     answer.headers["Location"] = f"/api/v1/invoices/{invoice.id}"

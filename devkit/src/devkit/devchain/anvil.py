@@ -106,6 +106,10 @@ class Anvil:
     Accounts are derived from DEV_MNEMONIC, each funded with balance_eth ether. With
     multicall3=True (the default) Multicall3 is installed at MULTICALL3_ADDRESS once the node
     answers, before any block is mined, so every block of the chain has it.
+
+    With `state` (a file path) the node starts from the chain saved there, if the file exists,
+    and saves its chain there when stopped (anvil's `--state`: blocks, receipts, logs and
+    hashes survive). With a fixed `port`, `stop` and `start` restart it where clients expect it.
     """
 
     def __init__(
@@ -117,6 +121,7 @@ class Anvil:
         accounts: int = 10,
         balance_eth: int = 10_000,
         multicall3: bool = True,
+        state: Path | None = None,
     ) -> None:
         if block_time is not None and block_time <= 0:
             raise ValueError("block_time must be positive seconds, or None for automine")
@@ -127,6 +132,7 @@ class Anvil:
         self.n_accounts = accounts
         self.balance_eth = balance_eth
         self.multicall3 = multicall3
+        self.state = state
         self._process: subprocess.Popen[bytes] | None = None
         self._log_path: Path | None = None
         self._session: requests.Session | None = None
@@ -180,6 +186,10 @@ class Anvil:
         ]
         if self.block_time is not None:
             args += ["--block-time", f"{self.block_time:g}"]
+        if self.state is not None:
+            # keep the state of past blocks too (as an archive node does): the watcher reads
+            # balances at past blocks, which a node that only has its latest state refuses
+            args += ["--state", str(self.state), "--preserve-historical-states"]
         fd, log_name = tempfile.mkstemp(prefix="relay-anvil-", suffix=".log")
         self._log_path = Path(log_name)
         try:
