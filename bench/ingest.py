@@ -402,7 +402,7 @@ def run(
         "invoices_in_db": invoices,
         "every_accepted_is_an_invoice": queued == accepted
         and queued <= invoices <= sent
-        and drained["left"] == {"queued": 0, "failed": 0}
+        and drained["left"] == {"queued": 0, "dead": 0}
         and all(r["wrapped"] == 0 for r in relay_runs),
         "server_rss_mib": round(rss_kib / 1024, 1),
     }

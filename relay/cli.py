@@ -233,6 +233,52 @@ def deliveries_redeliver(config_path: str, delivery_id: int) -> None:
 
 
 @main.group()
+def inbox() -> None:
+    """Look at accepted orders waiting for their invoice, and put dead letters back."""
+
+
+@inbox.command("list")
+@_config_option
+@click.option("--status", default=None, help="queued or dead")
+def inbox_list(config_path: str, status: str | None) -> None:
+    """List inbox rows, newest first, one per line: id, status, order, tries, received, reason."""
+    from relay.dead_letters import list_rows
+    from relay.errors import RelayError
+
+    settings = _load(config_path)
+    try:
+        with _database(settings) as db:
+            rows = list_rows(db, status)
+    except RelayError as exc:
+        click.echo(f"error: {exc.message}", err=True)
+        sys.exit(1)
+    for r in rows:
+        click.echo(
+            f"{r['id']}\t{r['status']}\t{r['store'] or '-'}/{r['order_id'] or '-'}\t"
+            f"attempts={r['attempts']}\t{r['received_at']}\t{r['last_error']}"
+        )
+
+
+@inbox.command("retry")
+@_config_option
+@click.argument("row_id")
+def inbox_retry(config_path: str, row_id: str) -> None:
+    """Queue dead letter ROW_ID again, due now (the inbox job opens its invoice)."""
+    from relay.dead_letters import retry, row_id_of
+    from relay.errors import RelayError
+    from relay.models import utcnow
+
+    settings = _load(config_path)
+    try:
+        with _database(settings) as db:
+            row = retry(db, row_id_of(row_id), utcnow())
+    except RelayError as exc:
+        click.echo(f"error: {exc.message}", err=True)
+        sys.exit(1)
+    click.echo(f"inbox row {row['id']} queued again: store {row['store']} order {row['order_id']}")
+
+
+@main.group()
 def refunds() -> None:
     """Look at, cancel or re-price refund requests (the merchant pays them from their wallet)."""
 
@@ -348,24 +394,63 @@ def refunds_set_amount(config_path: str, refund_id: str, base_units: int) -> Non
     click.echo(f"refund {refund_id}: {base_units} base units; pay with {refund_uri(refund) or '-'}")
 
 
+DEMO_HOST = "127.0.0.1"
+# The development kit (devkit/, a distribution of its own, not in the relay's wheel) offers the
+# demo through this entry point, so the relay never imports it.
+DEVKIT_ENTRY_POINTS = "relay.devkit"
+
+
 @main.command()
 @click.option("--exit", "exit_when_done", is_flag=True, help="Stop once the order is processing.")
-@click.option("--port", default=8080, show_default=True, help="Port of the relay's web server.")
-def demo(exit_when_done: bool, port: int) -> None:
+@click.option(
+    "--port",
+    default=8080,
+    show_default=True,
+    help="Port of the relay's web server (a free one is picked if the default is taken).",
+)
+@click.pass_context
+def demo(ctx: click.Context, exit_when_done: bool, port: int) -> None:
     """Run everything locally: SQLite, an anvil chain, a demo WooCommerce store, one order paid."""
-    try:
-        # The demo lives in the development kit, a distribution of its own (not in the wheel).
-        from devkit.demo import run_demo
-    except ModuleNotFoundError as exc:
-        if exc.name is None or exc.name.partition(".")[0] != "devkit":
-            raise
+    from importlib.metadata import entry_points
+
+    found = entry_points(group=DEVKIT_ENTRY_POINTS, name="demo")
+    if not found:
         click.echo(
             "relay demo needs the development kit, which is not installed: from a checkout of "
             "the repository run `make setup` (or `pip install -e ./devkit`).",
             err=True,
         )
         sys.exit(2)
+    run_demo = next(iter(found)).load()
+    if not _port_is_free(DEMO_HOST, port):
+        if ctx.get_parameter_source("port") is not click.core.ParameterSource.DEFAULT:
+            click.echo(f"error: port {port} on {DEMO_HOST} is taken; pass another --port", err=True)
+            sys.exit(2)
+        taken, port = port, _free_port(DEMO_HOST)
+        click.echo(f"port {taken} is taken; the demo relay listens on port {port} instead")
 
     _logging()
     logging.getLogger("relay").setLevel(logging.WARNING)
     sys.exit(run_demo(port=port, keep_running=not exit_when_done))
+
+
+def _port_is_free(host: str, port: int) -> bool:
+    """Return whether a server could listen on host:port now."""
+    import socket
+
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        try:
+            probe.bind((host, port))
+        except OSError:
+            return False
+    return True
+
+
+def _free_port(host: str) -> int:
+    """Return a port on `host` that nothing listens on (the kernel's choice)."""
+    import socket
+
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        probe.bind((host, 0))
+        port: int = probe.getsockname()[1]
+    return port

@@ -87,6 +87,12 @@ def _read_relay(reader: _Reader, data: Mapping[str, Any]) -> RelaySettings:
     ):
         reader.problem(f"{path}.delivery_retry_seconds", "must be a non-empty list of seconds ≥ 0")
         retry = list(DEFAULT_RETRY_SECONDS)
+    inbox_retry = table.get("inbox_retry_seconds", list(RelaySettings.inbox_retry_seconds))
+    if not isinstance(inbox_retry, list) or not all(
+        isinstance(v, int) and not isinstance(v, bool) and v >= 0 for v in inbox_retry
+    ):
+        reader.problem(f"{path}.inbox_retry_seconds", "must be a list of seconds ≥ 0")
+        inbox_retry = list(RelaySettings.inbox_retry_seconds)
     return RelaySettings(
         public_url=public_url,
         listen=listen,
@@ -101,6 +107,7 @@ def _read_relay(reader: _Reader, data: Mapping[str, Any]) -> RelaySettings:
         fiat_rates=_read_fiat_rates(reader, table, path),
         spool_dir=reader.string(table, "spool_dir", path, ""),
         admin_session_minutes=reader.integer(table, "admin_session_minutes", path, 480, 1),
+        inbox_retry_seconds=tuple(inbox_retry),
         threads=_at_most(reader, table, "threads", path, RelaySettings.threads, 1, 256),
         connection_limit=_at_most(
             reader, table, "connection_limit", path, RelaySettings.connection_limit, 10, 100_000

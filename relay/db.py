@@ -237,7 +237,11 @@ class _QueuedRow:
 ADDED_COLUMNS = (
     ("invoices", "subscription_id", "VARCHAR(128) NOT NULL DEFAULT ''"),
     ("deliveries", "action", "VARCHAR(120) NOT NULL DEFAULT ''"),
+    ("inbox", "dead_at", "TIMESTAMP NULL"),
 )
+# Stored values renamed since: (table, column, old value, new value). Inbox rows an older relay
+# marked "failed" are dead letters now (relay/inbox.py), to be listed and retried as such.
+RENAMED_VALUES = (("inbox", "status", "failed", "dead"),)
 
 
 def _upgrade(engine: Engine) -> None:
@@ -251,6 +255,12 @@ def _upgrade(engine: Engine) -> None:
         except DBAPIError:
             if not _has_column(engine, table, column):  # not another process's upgrade: real
                 raise
+    with engine.begin() as connection:
+        for table, column, old, new in RENAMED_VALUES:
+            connection.execute(
+                text(f"UPDATE {table} SET {column} = :new WHERE {column} = :old"),
+                {"old": old, "new": new},
+            )
 
 
 def _has_column(engine: Engine, table: str, column: str) -> bool:

@@ -50,6 +50,18 @@ class Sender:
             return Outcome(ok=False, error="webhook endpoint no longer configured")
         return self._webhook(hook, delivery)
 
+    def tell_merchant(self, store: str, order_id: str, text: str) -> None:
+        """Add a private note for the merchant to a store's order, once; one try, logged when it
+        fails (relay/inbox.py tells of a dead letter this way: no invoice, so no outbox row)."""
+        outcome = self.storefronts.client(store).add_note(order_id, text)
+        if not outcome.ok:
+            log.warning(
+                "store %s order %s: the merchant could not be told: %s",
+                store,
+                order_id,
+                outcome.error,
+            )
+
     def _webhook(self, hook: WebhookSettings, delivery: Delivery) -> Outcome:
         body = json.dumps(delivery.payload, separators=(",", ":"), sort_keys=True)
         moment = datetime.now().astimezone()

@@ -13,6 +13,7 @@ RelayError                      base; HTTP 400 "bad_request"
 ├── StorefrontError             the storefront's API answered with an error
 ├── AddressError                HTTP 422: a refund address the relay refuses (code says why)
 ├── RefundConflict              HTTP 409: the refund is past the step asked for (paid, cancelled…)
+├── InboxConflict               HTTP 409: an inbox row is not in the state asked for (not dead)
 └── ChainError                  HTTP 503: no RPC answered a check that must not be skipped
     └── ChainUnavailable        no RPC URL of a chain answered (relay/chain/rpc.py fails over first)
 """
@@ -122,6 +123,13 @@ class RefundConflict(RelayError):
 
     http_status = 409
     code = "refund_conflict"
+
+
+class InboxConflict(RelayError):
+    """Raise when an inbox row cannot take a step in its status (retrying one not dead)."""
+
+    http_status = 409
+    code = "inbox_conflict"
 
 
 class ChainError(RelayError):

@@ -29,7 +29,7 @@ from sqlalchemy import (
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
-SCHEMA_VERSION = 3  # 2: invoices.subscription_id, refunds; 3: inbox (relay/db.py upgrades)
+SCHEMA_VERSION = 4  # 2: invoices.subscription_id, refunds; 3: inbox; 4: inbox.dead_at (relay/db.py)
 
 
 class PaymentState(StrEnum):
@@ -53,7 +53,7 @@ class InboxStatus(StrEnum):
     """An inbox row's status (`inbox.status`); the value is the stored name."""
 
     QUEUED = "queued"  # waiting for (another try at) its invoice
-    FAILED = "failed"  # its order can never be invoiced; the reason is in `last_error`
+    DEAD = "dead"  # a dead letter: never tried again by itself; the reason is in `last_error`
 
 
 class UTCDateTime(TypeDecorator[datetime]):
@@ -328,8 +328,11 @@ class InboxOrder(Base):
     """A verified storefront order the webhook route accepted, waiting for its invoice.
 
     `order` holds relay.records.OrderData's fields (`total` a decimal string). The inbox job
-    (relay/inbox.py) deletes the row once the invoice is open; `status` "failed" keeps a row whose
-    order can never be invoiced, with the reason in `last_error`.
+    (relay/inbox.py) deletes the row once the invoice is open; `status` "dead" keeps a row whose
+    order cannot be invoiced (a permanent cause, or a transient one past its retries), with the
+    reason in `last_error` and the time in `dead_at`, until an operator retries it. A spool line
+    that could not even be stored as a row is kept as a dead row whose `order` is
+    `{"raw": <the line as text>}`.
     """
 
     __tablename__ = "inbox"
@@ -345,6 +348,7 @@ class InboxOrder(Base):
     next_attempt_at: Mapped[datetime] = mapped_column(UTCDateTime)  # also the claim's lease
     last_error: Mapped[str] = mapped_column(Text, default="")
     received_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    dead_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
 
 
 class ChainCursor(Base):

@@ -34,6 +34,7 @@ class RelaySettings:
     fiat_rates: tuple[str, ...] = ()
     spool_dir: str = ""
     admin_session_minutes: int = 480  # how long a /admin sign-in lasts
+    inbox_retry_seconds: tuple[int, ...] = (5, 30, 120, 300, 600, 1800, 3600)
     # the web server (waitress; relay/server.py)
     threads: int = 8
     connection_limit: int = 1000

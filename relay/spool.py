@@ -182,14 +182,26 @@ class Spool:
             return moved
 
     def _run(self) -> None:
+        failing = False  # one line when moves start failing, one when they work again
         while not self._stop.wait(self._seconds):
             try:
                 self.flush()
-            except Exception:  # the database is down: the lines stay on disk for the next try
-                log.exception(
-                    "spool: moving accepted webhooks failed; again in %g s", RETRY_SECONDS
-                )
+            except (
+                Exception
+            ) as exc:  # the database is down: the lines stay on disk for the next try
+                if not failing:
+                    log.warning(
+                        "spool: moving accepted webhooks failed (%s: %s); trying every %g s",
+                        type(exc).__name__,
+                        str(exc).splitlines()[0][:300] if str(exc) else "",
+                        RETRY_SECONDS,
+                    )
+                    failing = True
                 self._stop.wait(RETRY_SECONDS)
+            else:
+                if failing:
+                    log.warning("spool: moving accepted webhooks works again")
+                    failing = False
         try:
             self.flush()
         except Exception:

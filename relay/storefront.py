@@ -25,7 +25,7 @@ from requests_oauthlib import OAuth1
 from relay.errors import SpecError, StorefrontError
 from relay.http import EXCERPT_CHARS, CallRecord, HttpClient, Outcome, is_retryable
 from relay.settings import StoreSettings
-from relay.specs import PlatformSpec, Request, open_orders, plan_push, prepare
+from relay.specs import OrderAction, PlatformSpec, Push, Request, open_orders, plan_push, prepare
 
 MAX_PAGES = 100  # a reconciliation pass reads at most this many pages of recent orders
 
@@ -202,10 +202,15 @@ class StorefrontClient:
         before deliveries carried one: then it is found from the payload, relay/specs/plan.py).
         """
         plan = plan_push(self.spec, payload, action)
+        if plan is None:
+            self.calls = []
+            return Outcome(ok=True)
+        return self._run(plan)
+
+    def _run(self, plan: Push) -> Outcome:
+        """Make a push's calls: read the order back, its writes, its notes; never raises."""
         calls: list[CallRecord] = []
         self.calls = calls
-        if plan is None:
-            return Outcome(ok=True)
         try:
             order = self._read(plan.order_id) if self.spec.read_order is not None else None
             for write in plan.writes(order):
@@ -232,6 +237,13 @@ class StorefrontClient:
             excerpt=last.excerpt if last else "",
             calls=calls,
         )
+
+    def add_note(self, order_id: str, text: str) -> Outcome:
+        """Add a private note for the merchant to an order (not when the order carries it
+        already) through the spec's `outbound.notes`; never raises. A spec without notes adds
+        nothing (ok). relay/inbox.py tells of a dead letter this way (no invoice: no outbox)."""
+        action = OrderAction(note=text.replace("{", "{{").replace("}", "}}"))
+        return self._run(Push(self.spec, action, "note", order_id, {}))
 
 
 def _describe(record: CallRecord) -> str:

@@ -80,6 +80,7 @@ def inbox_row(order_id: str, **values: Any) -> dict[str, Any]:
         "next_attempt_at": now,
         "last_error": "",
         "received_at": now,
+        "dead_at": None,
         **values,
     }
 

@@ -174,7 +174,7 @@ def test_health_shows_chains_queues_config_and_version(
             )
         )
         session.add(InboxOrder(**inbox_row("Q-1", received_at=now)))
-        session.add(InboxOrder(**inbox_row("Q-2", status="failed", last_error="no total")))
+        session.add(InboxOrder(**inbox_row("Q-2", status="dead", last_error="no total")))
     invoice = open_order(db, settings, "H-1", "1.00")
     with db.transaction() as session:
         (delivery,) = session.query(Delivery).filter_by(invoice_id=invoice.id)
@@ -186,7 +186,7 @@ def test_health_shows_chains_queues_config_and_version(
     assert "<td data-cursor>1234</td>" in chain.group(0)
     assert "unreachable" in chain.group(0)  # the config's RPC (port 9) answers nothing
     assert "<td data-lag>—</td>" in chain.group(0)
-    assert "<dd data-inbox-queued>1</dd>" in html and "<dd data-inbox-failed>1</dd>" in html
+    assert "<dd data-inbox-queued>1</dd>" in html and "<dd data-inbox-dead>1</dd>" in html
     assert "<dd data-outbox-pending>1</dd>" in html and "<dd data-outbox-failing>1</dd>" in html
     assert "2026-01-01 00:00:00 UTC" in html  # the oldest due delivery
     assert "config OK: &lt;memory&gt;" in html

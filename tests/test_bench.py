@@ -39,15 +39,27 @@ def test_ingest_accepts_every_webhook_as_an_invoice(
 
 
 def test_scan_calls_stay_flat_and_beat_the_naive_design(tmp_path: Path) -> None:
-    result = scan.run(sizes=(3, 40), stores=("usdc", "usdc+eth"), naive_max=40, workdir=tmp_path)
+    result = scan.run(
+        sizes=(3, 40, 80),
+        stores=("usdc", "usdc+eth"),
+        naive_max=40,
+        background=3,
+        contract_eth=1,
+        workdir=tmp_path,
+    )
     rows = {(r["store"], r["open_invoices"]): r for r in result["rows"]}
     for store in ("USDC", "USDC+ETH"):
         small, large = rows[(store, 3)], rows[(store, 40)]
-        assert small["relay"]["payments"] == small["payments_recorded"] == 3
-        assert large["relay"]["payments"] == large["payments_recorded"] == 10
+        assert small["relay"]["payments"] == small["relay"]["recorded"] == 3
+        assert large["relay"]["payments"] == large["relay"]["recorded"] == 10
         assert small["relay"]["http"] == large["relay"]["http"]  # flat below the chunk size
+        assert large["relay"]["logs"] >= 10  # the payments' logs at least
+        assert large["relay"]["cu"] >= 60  # one eth_getLogs at least, priced
         per_invoice = 1 if store == "USDC" else 2
         assert large["naive"]["items"] == 1 + per_invoice * 40
+        extrapolated = rows[(store, 80)]["naive"]  # not run above naive_max: linear from 40
+        assert extrapolated["extrapolated_from"] == 40
+        assert extrapolated["items"] == 2 * large["naive"]["items"]
     assert rows[("USDC", 40)]["relay"]["http"] < rows[("USDC", 40)]["naive"]["http"]
 
     def eth_items(size: int) -> int:  # what accepting ETH adds to a scan: flat (one multicall)

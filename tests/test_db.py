@@ -35,9 +35,25 @@ def test_a_version_1_database_gets_the_renewal_column_refunds_and_the_inbox(db: 
     db.create_schema()  # idempotent
     assert {"refunds", "inbox"} <= set(inspect(db.engine).get_table_names())
     with db.transaction() as session:
-        assert session.scalar(select(SchemaVersion.version)) == SCHEMA_VERSION == 3
+        assert session.scalar(select(SchemaVersion.version)) == SCHEMA_VERSION == 4
         invoice = find_invoice(session, "shop", "1")
         assert invoice is not None and invoice.subscription_id == ""
+
+
+def test_a_version_3_inbox_gets_dead_at_and_its_failed_rows_become_dead_letters(
+    db: Database,
+) -> None:
+    with db.engine.begin() as connection:  # what schema version 3's inbox looked like
+        connection.execute(cast(Table, InboxOrder.__table__).insert(), [inbox_row("1")])
+        connection.execute(text("ALTER TABLE inbox DROP COLUMN dead_at"))
+        connection.execute(text("UPDATE inbox SET status = 'failed'"))
+        connection.execute(text("UPDATE schema_version SET version = 3"))
+    db.create_schema()
+    db.create_schema()  # idempotent
+    with db.transaction() as session:
+        assert session.scalar(select(SchemaVersion.version)) == 4
+        row = session.scalars(select(InboxOrder)).one()
+        assert (row.status, row.dead_at) == ("dead", None)
 
 
 def test_a_single_statement_is_committed_when_it_returns_and_whole_or_not_at_all(

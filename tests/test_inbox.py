@@ -31,7 +31,7 @@ from relay.invoices import find_invoice
 from relay.models import Delivery, InboxOrder, Invoice, utcnow
 from relay.pricing import Rates
 from relay.records import OrderData
-from relay.scheduler import InboxLoop
+from relay.scheduler import DrainLoop
 from relay.signing import hmac_sha256_base64
 from relay.web.app import create_app
 from relay.web.context import inbox_of
@@ -168,18 +168,21 @@ def test_a_rate_outage_delays_the_invoice_instead_of_losing_the_order(
     http.close()
 
 
-def test_a_row_whose_store_left_the_configuration_fails_and_is_counted(db: Database) -> None:
+def test_a_row_whose_store_left_the_configuration_is_a_dead_letter_and_is_counted(
+    db: Database,
+) -> None:
     settings = make_settings()
     Inbox(db).accept(order(store="closed"), "order.created", NOW)
     assert open_queued(db, settings, NOW, Rates(settings)) == 1
     (row,) = rows(db)
-    assert row.status == "failed" and "no store named 'closed'" in row.last_error
+    assert row.status == "dead" and "no store named 'closed'" in row.last_error
+    assert row.dead_at == NOW
     never = NOW + timedelta(days=1)
     assert open_queued(db, settings, never, Rates(settings)) == 0  # never tried again
     with db.transaction() as session:
-        assert counts(session) == {"queued": 0, "failed": 1}
+        assert counts(session) == {"queued": 0, "dead": 1}
     metrics = create_app(settings, db).test_client().get("/metrics").get_data(as_text=True)
-    assert 'relay_inbox_orders{status="failed"} 1.0' in metrics
+    assert 'relay_inbox_orders{status="dead"} 1.0' in metrics
 
 
 def test_a_claimed_row_waits_for_its_lease_then_opens_once(db: Database) -> None:
@@ -272,9 +275,9 @@ def test_a_row_with_wrong_values_is_refused_in_its_own_thread_and_spoils_no_batc
         assert set(session.scalars(select(InboxOrder.order_id))) == {"1", "2"}
 
 
-def test_inbox_loop_runs_at_once_when_woken_and_on_its_poll_otherwise() -> None:
+def test_drain_loop_runs_at_once_when_woken_and_on_its_poll_otherwise() -> None:
     runs: list[float] = []
-    woken = InboxLoop(lambda: runs.append(1), seconds=3600)
+    woken = DrainLoop("test-woken", lambda: runs.append(1), seconds=3600)
     woken.start()
     wait_for("the first drain", lambda: len(runs) == 1 or None)
     woken.wake()
@@ -283,7 +286,7 @@ def test_inbox_loop_runs_at_once_when_woken_and_on_its_poll_otherwise() -> None:
     assert len(runs) == 2  # no poll in between: its period is an hour
 
     polled: list[float] = []
-    polling = InboxLoop(lambda: polled.append(1), seconds=0.05)
+    polling = DrainLoop("test-polling", lambda: polled.append(1), seconds=0.05)
     polling.start()
     wait_for("drains on the poll", lambda: len(polled) >= 3 or None)
     polling.stop()

@@ -7,6 +7,7 @@ import signal
 import subprocess
 import sys
 import threading
+import time
 from pathlib import Path
 
 import pytest
@@ -186,3 +187,26 @@ def test_an_old_unnamed_segment_of_a_dead_process_is_removed_and_a_new_one_kept(
     spool.flush()
     assert not old.exists() and new.exists()  # the new one may be a live process's, being made
     spool.close()
+
+
+def test_a_mover_that_keeps_failing_says_so_once_and_once_more_when_it_works_again(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr("relay.spool.RETRY_SECONDS", 0.01)  # the database is back within ticks
+    sink = Sink(fail=5)
+    spool = Spool(tmp_path, sink, seconds=0.01)
+    spool.append(b"one")
+    spool.start()
+    try:
+        deadline = time.monotonic() + 10
+        while not sink.lines and time.monotonic() < deadline:
+            time.sleep(0.01)
+    finally:
+        spool.close()
+    assert sink.lines == [b"one"]
+    records = [r for r in caplog.records if r.name == "relay.spool"]
+    assert [r.getMessage() for r in records] == [
+        "spool: moving accepted webhooks failed (RuntimeError: database down); trying every 0.01 s",
+        "spool: moving accepted webhooks works again",
+    ]
+    assert not [r for r in records if r.exc_info]  # no traceback per tick

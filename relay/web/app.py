@@ -17,6 +17,7 @@ from relay.web import (
     context,
     errors,
     hooks,
+    inbox_api,
     languages,
     openapi,
     ops,
@@ -50,7 +51,7 @@ def create_app(
         database.create_schema()
     inbox = Inbox(database, on_queued, spool_dir)
     context.install(app, settings, database, inbox, runtime or Runtime(settings, database))
-    for blueprint in (hooks, api, pay, storeapi, refund, refunds_api, ops, openapi):
+    for blueprint in (hooks, api, pay, storeapi, refund, refunds_api, inbox_api, ops, openapi):
         app.register_blueprint(blueprint.bp)
     errors.init_app(app)
     languages.init_app(app)

@@ -77,7 +77,8 @@ class _StateCollector(Collector):
         inbox = GaugeMetricFamily(
             "relay_inbox_orders",
             "Accepted webhook orders without an invoice yet (queued; spooled: in this process's"
-            " spool, not yet in the database) or never (failed).",
+            " spool, not yet in the database) or given up (dead: dead letters, see"
+            " /api/v1/admin/inbox?status=dead).",
             labels=["status"],
         )
         now = utcnow()
