@@ -101,6 +101,7 @@ def _read_relay(reader: _Reader, data: Mapping[str, Any]) -> RelaySettings:
         rate_max_age_seconds=reader.integer(table, "rate_max_age_seconds", path, 3600, 1),
         fiat_rates=_read_fiat_rates(reader, table, path),
         spool_dir=reader.string(table, "spool_dir", path, ""),
+        admin_session_minutes=reader.integer(table, "admin_session_minutes", path, 480, 1),
         inbox_retry_seconds=tuple(inbox_retry),
         threads=_at_most(reader, table, "threads", path, RelaySettings.threads, 1, 256),
         connection_limit=_at_most(
@@ -276,6 +277,7 @@ def _read_chain(reader: _Reader, name: str, table: Mapping[str, Any]) -> ChainSe
         reorg_depth=reader.integer(table, "reorg_depth", path, 64, 1),
         assets=assets,
         multicall3=multicall3,
+        explorer_url=reader.url(table, "explorer_url", path, ""),
         address_check_blocks=reader.integer(table, "address_check_blocks", path, 100_000, 0),
     )
 

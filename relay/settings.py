@@ -36,6 +36,7 @@ class RelaySettings:
     rate_max_age_seconds: int = 3600
     fiat_rates: tuple[str, ...] = ()
     spool_dir: str = ""
+    admin_session_minutes: int = 480  # how long a /admin sign-in lasts
     inbox_retry_seconds: tuple[int, ...] = (5, 30, 120, 300, 600, 1800, 3600)
     # the web server (waitress; relay/server.py)
     threads: int = 8
@@ -91,6 +92,7 @@ class ChainSettings:
     reorg_depth: int
     assets: Mapping[str, AssetSettings]
     multicall3: str = MULTICALL3_ADDRESS
+    explorer_url: str = ""  # block explorer base, e.g. https://etherscan.io ("" = no links)
     # blocks back from the head searched for token transfers to an xpub address before it is
     # handed out (relay/address_checks.py); 0 skips that search (balances and nonce still count)
     address_check_blocks: int = 100_000
