@@ -71,7 +71,7 @@ define catalog
 		--project=relay --copyright-holder="relay contributors" .
 	for lang in $(3); do \
 		if [ -f $(TRANSLATIONS)/$$lang/LC_MESSAGES/$(1).po ]; then \
-			$(BIN)/pybabel update -q -D $(1) -i build/$(1).pot -d $(TRANSLATIONS) -l $$lang \
+			$(BIN)/pybabel -q update -D $(1) -i build/$(1).pot -d $(TRANSLATIONS) -l $$lang \
 				--no-wrap --no-fuzzy-matching --ignore-obsolete; \
 		else \
 			$(BIN)/pybabel init -D $(1) -i build/$(1).pot -d $(TRANSLATIONS) -l $$lang --no-wrap; \

@@ -18,26 +18,21 @@ from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import Any
 
-from relay.addresses import validate_xpub
 from relay.chain.constants import MULTICALL3_ADDRESS
 from relay.errors import ConfigError
-from relay.events import EVENT_TYPES
 from relay.settings import (
     AssetSettings,
     ChainSettings,
     RelaySettings,
     Settings,
-    StoreSettings,
-    WebhookSettings,
 )
-from relay.specs import check_platform, load_spec
+from relay.storeconfig import NAME, read_store
 from relay.tomlcheck import Checker
 
 DEFAULT_RETRY_SECONDS = (0, 5, 300, 1800, 7200, 18000, 36000, 36000)  # Svix's schedule
 SECRET_KEYS = {"secret_key", "admin_token", "webhook_secret", "api_key", "api_secret", "secret"}
 _VAR = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
 _SYMBOL = re.compile(r"^[A-Za-z0-9_.-]{1,16}$")
-_NAME = re.compile(r"^[a-z0-9][a-z0-9_-]{0,62}$")
 _ADDRESS = re.compile(r"^0x[0-9a-fA-F]{40}$")
 RATE_KINDS = ("peg", "fixed", "chainlink", "coingecko")  # see relay/pricing.py
 
@@ -106,6 +101,7 @@ def _read_relay(reader: _Reader, data: Mapping[str, Any]) -> RelaySettings:
         rate_max_age_seconds=reader.integer(table, "rate_max_age_seconds", path, 3600, 1),
         fiat_rates=_read_fiat_rates(reader, table, path),
         spool_dir=reader.string(table, "spool_dir", path, ""),
+        admin_session_minutes=reader.integer(table, "admin_session_minutes", path, 480, 1),
         inbox_retry_seconds=tuple(inbox_retry),
         threads=_at_most(reader, table, "threads", path, RelaySettings.threads, 1, 256),
         connection_limit=_at_most(
@@ -240,7 +236,7 @@ def _read_asset(reader: _Reader, symbol: str, table: Mapping[str, Any], path: st
 def _read_chain(reader: _Reader, name: str, table: Mapping[str, Any]) -> ChainSettings:
     path = f"chains.{name}"
     reader.unknown(table, {f.name for f in fields(ChainSettings)} - {"name"}, path)
-    if not _NAME.match(name):
+    if not NAME.match(name):
         reader.problem(path, "chain name must be lowercase letters, digits, '-' or '_'")
     rpc_urls = reader.strings(table, "rpc_urls", path, None)
     if not rpc_urls:
@@ -281,114 +277,8 @@ def _read_chain(reader: _Reader, name: str, table: Mapping[str, Any]) -> ChainSe
         reorg_depth=reader.integer(table, "reorg_depth", path, 64, 1),
         assets=assets,
         multicall3=multicall3,
+        explorer_url=reader.url(table, "explorer_url", path, ""),
         address_check_blocks=reader.integer(table, "address_check_blocks", path, 100_000, 0),
-    )
-
-
-def _read_webhooks(
-    reader: _Reader, table: Mapping[str, Any], path: str
-) -> tuple[WebhookSettings, ...]:
-    hooks = table.get("webhooks", [])
-    if not isinstance(hooks, list):
-        reader.problem(f"{path}.webhooks", "must be an array of tables [[…webhooks]]")
-        return ()
-    result = []
-    for i, hook in enumerate(hooks):
-        hpath = f"{path}.webhooks[{i}]"
-        if not isinstance(hook, dict):
-            reader.problem(hpath, "must be a table")
-            continue
-        reader.unknown(hook, {"url", "secret", "events"}, hpath)
-        url = reader.string(hook, "url", hpath)
-        reader.check_url(f"{hpath}.url", url)
-        secrets = reader.strings(hook, "secret", hpath, None)
-        for j, secret in enumerate(secrets):
-            if secret and not secret.startswith("whsec_"):
-                reader.problem(f"{hpath}.secret[{j}]", "must be a Standard Webhooks whsec_… secret")
-        events = reader.strings(hook, "events", hpath, tuple(EVENT_TYPES))
-        for j, event in enumerate(events):
-            if event not in EVENT_TYPES:
-                reader.problem(f"{hpath}.events[{j}]", f"unknown event {event!r}")
-        result.append(WebhookSettings(url=url, secrets=secrets, events=events))
-    return tuple(result)
-
-
-def _read_store(
-    reader: _Reader, name: str, table: Mapping[str, Any], chains: Mapping[str, ChainSettings]
-) -> StoreSettings:
-    path = f"stores.{name}"
-    known = {"platform", "base_url", "webhook_secret", "api_key", "api_secret", "payment_methods"}
-    known |= {"xpub", "accept", "invoice_expiry_minutes", "monitoring_minutes", "webhooks"}
-    known |= {"payment_tolerance_percent", "reconcile_seconds", "spec", "api_token"}
-    known |= {"renewal_invoice_expiry_minutes", "first_address_index", "check_deposit_addresses"}
-    reader.unknown(table, known, path)
-    if not _NAME.match(name):
-        reader.problem(path, "store name must be lowercase letters, digits, '-' or '_'")
-    platform = reader.string(table, "platform", path)
-    spec = reader.string(table, "spec", path, "") or None
-    if spec and reader.base_dir is not None and not Path(spec).expanduser().is_absolute():
-        spec = str(reader.base_dir / spec)
-    auth = ""
-    if platform:
-        problems = check_platform(platform, spec)
-        for key, message in problems:
-            reader.problem(f"{path}.{key}", message)
-        if not problems:
-            auth = load_spec(platform, spec).auth
-    needs_keys = auth in ("woocommerce", "basic", "oauth1")
-    needs_token = auth in ("header-token", "bearer")
-    base_url = reader.url(table, "base_url", path)
-    xpub = reader.string(table, "xpub", path)
-    if xpub:
-        error = validate_xpub(xpub)
-        if error:
-            reader.problem(f"{path}.xpub", error)
-    accept: list[tuple[str, str]] = []
-    for i, item in enumerate(reader.strings(table, "accept", path, None)):
-        chain, _, symbol = item.partition(":")
-        if chain not in chains:
-            reader.problem(f"{path}.accept[{i}]", f"unknown chain {chain!r} in {item!r}")
-        elif symbol not in chains[chain].assets:
-            reader.problem(f"{path}.accept[{i}]", f"chain {chain!r} has no asset {symbol!r}")
-        else:
-            accept.append((chain, symbol))
-    if "accept" in table and not accept:
-        reader.problem(f"{path}.accept", "needs at least one chain:ASSET")
-    tolerance = reader.decimal(table, "payment_tolerance_percent", path, "0")
-    if tolerance >= 100:
-        reader.problem(f"{path}.payment_tolerance_percent", "must be below 100")
-    methods = reader.strings(table, "payment_methods", path, None)
-    if "payment_methods" in table and not methods:
-        reader.problem(f"{path}.payment_methods", "needs at least one payment method id")
-    expiry = reader.number(table, "invoice_expiry_minutes", path, 30.0)
-    check_addresses = table.get("check_deposit_addresses", True)
-    if not isinstance(check_addresses, bool):
-        reader.problem(f"{path}.check_deposit_addresses", "must be true or false")
-        check_addresses = True
-    return StoreSettings(
-        name=name,
-        platform=platform,
-        base_url=base_url,
-        webhook_secrets=reader.strings(table, "webhook_secret", path, None),
-        api_key=reader.string(table, "api_key", path, None if needs_keys else ""),
-        api_secret=reader.string(table, "api_secret", path, None if needs_keys else ""),
-        payment_methods=methods,
-        xpub=xpub,
-        accept=tuple(accept),
-        invoice_expiry_minutes=expiry,
-        monitoring_minutes=reader.number(
-            table, "monitoring_minutes", path, 1440.0, allow_zero=True
-        ),
-        payment_tolerance_percent=tolerance,
-        reconcile_seconds=reader.integer(table, "reconcile_seconds", path, 300, 0),
-        webhooks=_read_webhooks(reader, table, path),
-        spec=spec,
-        api_token=reader.string(table, "api_token", path, None if needs_token else ""),
-        renewal_invoice_expiry_minutes=reader.number(
-            table, "renewal_invoice_expiry_minutes", path, expiry
-        ),
-        first_address_index=reader.integer(table, "first_address_index", path, 0, 0),
-        check_deposit_addresses=check_addresses,
     )
 
 
@@ -413,7 +303,7 @@ def parse_settings(
     }
     stores_table = reader.table(data, "stores", "")
     stores = {
-        name: _read_store(reader, name, table, chains)
+        name: read_store(reader, name, table, chains, reader.base_dir, reader.warnings)
         for name, table in stores_table.items()
         if isinstance(table, dict)
     }
@@ -463,6 +353,7 @@ def summarize(settings: Settings) -> str:
         lines.append(f"  chain {chain.name} (id {chain.chain_id}, {rule}): {assets}")
     for store in settings.stores.values():
         accept = ", ".join(f"{c}:{a}" for c, a in store.accept)
-        lines.append(f"  store {store.name} ({store.platform}, {store.base_url}): {accept}")
+        kind = store.platform + (", relay-payments plugin" if store.is_plugin_store else "")
+        lines.append(f"  store {store.name} ({kind}, {store.base_url}): {accept}")
     lines.extend(f"  warning: {w}" for w in settings.warnings)
     return "\n".join(lines)

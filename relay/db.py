@@ -13,7 +13,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Collection, Iterator
 from contextlib import AbstractContextManager, contextmanager, nullcontext
-from typing import Any, TypeVarTuple
+from typing import Any, TypeVarTuple, cast
 
 from sqlalchemy import (
     Connection,
@@ -28,8 +28,9 @@ from sqlalchemy import (
 )
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.schema import CreateIndex, CreateTable
 
-from relay.models import SCHEMA_VERSION, Base, SchemaVersion
+from relay.models import SCHEMA_VERSION, Base, Invoice, SchemaVersion
 
 SQLITE_BUSY_TIMEOUT_SECONDS = 30
 _SINGLE = "relay_single_statements"  # execution option: SQLite runs the statement without BEGIN
@@ -238,14 +239,22 @@ ADDED_COLUMNS = (
     ("invoices", "subscription_id", "VARCHAR(128) NOT NULL DEFAULT ''"),
     ("deliveries", "action", "VARCHAR(120) NOT NULL DEFAULT ''"),
     ("inbox", "dead_at", "TIMESTAMP NULL"),
+    ("invoices", "return_url", "VARCHAR(2000) NOT NULL DEFAULT ''"),
+    ("invoices", "closed_by", "VARCHAR(40) NOT NULL DEFAULT ''"),
 )
 # Stored values renamed since: (table, column, old value, new value). Inbox rows an older relay
 # marked "failed" are dead letters now (relay/inbox.py), to be listed and retried as such.
 RENAMED_VALUES = (("inbox", "status", "failed", "dead"),)
 
 
+# Before schema version 5 an order had one invoice: this constraint said so.
+ONE_INVOICE_PER_ORDER = "uq_invoice_store_order"
+
+
 def _upgrade(engine: Engine) -> None:
-    """Add the columns a database made by an older relay lacks (new tables come from create_all)."""
+    """Bring a database made by an older relay to the current schema (new tables come from
+    create_all): add the columns it lacks, rename stored values, drop the one-invoice-per-order
+    constraint, and add the invoices' indexes it lacks (one open invoice per order among them)."""
     for table, column, ddl in ADDED_COLUMNS:
         if _has_column(engine, table, column):
             continue
@@ -261,6 +270,63 @@ def _upgrade(engine: Engine) -> None:
                 text(f"UPDATE {table} SET {column} = :new WHERE {column} = :old"),
                 {"old": old, "new": new},
             )
+    if engine.dialect.name == "sqlite":
+        _rebuild_sqlite_invoices(engine)
+    else:
+        with engine.begin() as connection:
+            connection.execute(
+                text(f"ALTER TABLE invoices DROP CONSTRAINT IF EXISTS {ONE_INVOICE_PER_ORDER}")
+            )
+    for index in cast(Table, Invoice.__table__).indexes:
+        try:
+            with engine.begin() as connection:
+                index.create(connection, checkfirst=True)
+        except DBAPIError:
+            if index.name not in {i["name"] for i in inspect(engine).get_indexes("invoices")}:
+                raise
+
+
+def _rebuild_sqlite_invoices(engine: Engine) -> None:
+    """Remake SQLite's invoices table without the old constraint, rows kept.
+
+    SQLite cannot drop a table constraint, so this follows its documented way of changing a
+    table (sqlite.org/lang_altertable.html, "Making Other Kinds Of Table Schema Changes"):
+    with foreign keys off, create the new table, copy the rows, drop the old one, rename the new
+    one, make its indexes, check the foreign keys; in one immediate transaction, so a second
+    process starting at once waits and then finds nothing left to do.
+    """
+    table = cast(Table, Invoice.__table__)
+    columns = ", ".join(engine.dialect.identifier_preparer.quote(c.name) for c in table.columns)
+    with engine.connect() as pooled:
+        connection = pooled.execution_options(**{_SINGLE: True})
+        connection.exec_driver_sql("PRAGMA foreign_keys=OFF")
+        try:
+            connection.exec_driver_sql("BEGIN IMMEDIATE")
+            try:
+                ddl = connection.exec_driver_sql(
+                    "SELECT sql FROM sqlite_master WHERE type = 'table' AND name = 'invoices'"
+                ).scalar()
+                if ddl is not None and ONE_INVOICE_PER_ORDER in str(ddl):
+                    create = str(CreateTable(table).compile(engine))
+                    renamed = "CREATE TABLE invoices_upgrade "
+                    connection.exec_driver_sql(create.replace("CREATE TABLE invoices ", renamed, 1))
+                    connection.exec_driver_sql(
+                        f"INSERT INTO invoices_upgrade ({columns}) SELECT {columns} FROM invoices"
+                    )
+                    connection.exec_driver_sql("DROP TABLE invoices")
+                    connection.exec_driver_sql("ALTER TABLE invoices_upgrade RENAME TO invoices")
+                    for index in table.indexes:
+                        connection.exec_driver_sql(str(CreateIndex(index).compile(engine)))
+                    broken = connection.exec_driver_sql("PRAGMA foreign_key_check").fetchall()
+                    if broken:
+                        raise RuntimeError(f"invoices upgrade broke foreign keys: {broken[:5]}")
+                connection.exec_driver_sql("COMMIT")
+            except BaseException:
+                connection.exec_driver_sql("ROLLBACK")
+                raise
+        finally:
+            connection.exec_driver_sql("PRAGMA foreign_keys=ON")
+            pooled.commit()
 
 
 def _has_column(engine: Engine, table: str, column: str) -> bool:

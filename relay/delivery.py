@@ -24,7 +24,7 @@ from standardwebhooks.webhooks import Webhook
 from relay.db import Database
 from relay.http import USER_AGENT, HttpClient, Outcome, is_retryable
 from relay.models import Delivery, DeliveryAttempt, DeliveryStatus
-from relay.outbox import STOREFRONT
+from relay.outbox import CALLBACK, STOREFRONT
 from relay.settings import Settings, WebhookSettings
 from relay.storefronts import Storefronts
 
@@ -43,7 +43,10 @@ class Sender:
         """Send one delivery; never raises for network or HTTP errors."""
         if delivery.target == STOREFRONT:
             # a client per push: its call log is per push, so pushes may run in parallel threads
-            return self.storefronts.client(delivery.store).push(delivery.payload, delivery.action)
+            client = self.storefronts.client(delivery.store)
+            if delivery.action == CALLBACK:
+                return client.callback(delivery.payload, delivery.event_id)
+            return client.push(delivery.payload, delivery.action)
         store = self.settings.stores[delivery.store]
         hook = next((h for h in store.webhooks if h.url == delivery.target), None)
         if hook is None:

@@ -5,7 +5,8 @@ RelayError                      base; HTTP 400 "bad_request"
 ├── SpecError                   a plugin spec problem (file and key path)
 ├── SignatureError              HTTP 401: a webhook signature did not verify
 ├── AuthError                   HTTP 401: missing or wrong bearer token
-├── NotFound                    HTTP 404: no such store, invoice or delivery
+├── NotFound                    HTTP 404: no such invoice, delivery or refund
+│   └── UnknownStore            no store of that name in the config (code unknown_store)
 ├── PayloadError                HTTP 400: a request body we cannot read
 ├── InvoiceError                HTTP 422: the invoice cannot be opened (no total, no option…)
 │   └── RateUnavailable         no rate source answered for an asset (fail closed)
@@ -67,6 +68,16 @@ class NotFound(RelayError):
 
     http_status = 404
     code = "not_found"
+
+
+class UnknownStore(NotFound):
+    """Raise when no `[stores.<name>]` has the name a request or a row gives.
+
+    Its own code, `unknown_store`, tells a misconfigured store name apart from an unknown
+    invoice (the WooCommerce plugin's connection test relies on it).
+    """
+
+    code = "unknown_store"
 
 
 class PayloadError(RelayError):

@@ -26,7 +26,8 @@ from dataclasses import dataclass, replace
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
-from relay.errors import PayloadError
+from relay.errors import InvoiceError, PayloadError
+from relay.links import return_url_problem
 from relay.records import OrderData, RefundRequest
 from relay.settings import StoreSettings
 from relay.signing import verify_hmac_sha256_base64, verify_standard_webhook
@@ -192,7 +193,8 @@ def read_order(
     `payload` is the raw order (a webhook's order, or one read back with StorefrontClient).
     An order is the relay's when its status is one of the spec's open statuses, its payment
     method (a text, or a list of them) is one of the store's `payment_methods`, and every spec
-    condition holds. raises PayloadError when it has no id or its total is not a number.
+    condition holds. raises PayloadError when it has no id or its total is not a number,
+    InvoiceError (422) when its `return_url` is not on the store's host (relay/links.py).
     """
     fields = spec.fields
 
@@ -221,6 +223,10 @@ def read_order(
         total = Decimal(text("total"))
     except InvalidOperation:
         raise PayloadError(f"order total {text('total')!r} is not a number") from None
+    return_url = text("return_url")
+    problem = return_url_problem(store.base_url, return_url) if return_url else None
+    if problem is not None:
+        raise InvoiceError(problem)
     order = OrderData(
         store=store.name,
         order_id=order_id,
@@ -230,5 +236,6 @@ def read_order(
         order_key=text("order_key"),
         customer_email=text("customer_email"),
         subscription_id=text("subscription_id"),
+        return_url=return_url,
     )
     return Inbound("order", order=order, topic=topic)

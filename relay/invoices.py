@@ -1,8 +1,10 @@
 """Open invoices, record payments and apply status changes; every change queues its deliveries.
 
 Each public function runs inside one database transaction given by the caller (or opens one), so a
-transition and its outbox rows are written together. `open_invoice` is idempotent per
-(store, order id), concurrent duplicates included.
+transition and its outbox rows are written together. `open_invoice` gives an order one open
+invoice (relay/order_invoices.py), concurrent duplicates included: the same one while it is open
+or paid, a new one once it expired unpaid. When an invoice becomes paid, the order's other
+invoices are closed in the same transaction.
 """
 
 from __future__ import annotations
@@ -10,6 +12,7 @@ from __future__ import annotations
 import logging
 import secrets
 from collections.abc import Sequence
+from dataclasses import replace
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -32,6 +35,14 @@ from relay.lifecycle import (
     evaluate,
 )
 from relay.models import Invoice, Payment, PaymentOption, PaymentState
+from relay.order_invoices import (
+    PAID,
+    close_others,
+    closed_evaluation,
+    current_invoice,
+    order_invoices,
+    reusable_invoice,
+)
 from relay.outbox import queue_event
 from relay.pricing import Rates, from_base_units, to_base_units
 from relay.records import ObservedTransfer, OrderData
@@ -57,12 +68,9 @@ def load_invoice(session: Session, invoice_id: str) -> Invoice | None:
 
 
 def find_invoice(session: Session, store: str, order_id: str) -> Invoice | None:
-    """Return the invoice for (store, order id) with options and payments loaded, or None."""
-    return session.scalar(
-        select(Invoice)
-        .where(Invoice.store == store, Invoice.order_id == order_id)
-        .options(selectinload(Invoice.options), selectinload(Invoice.payments))
-    )
+    """Return the order's current invoice (the one open or paid, else the newest) with options
+    and payments loaded, or None when the order has none."""
+    return current_invoice(order_invoices(session, store, order_id))
 
 
 def check_order(order: OrderData) -> None:
@@ -81,17 +89,21 @@ def open_invoice(
     now: datetime,
     rates: Rates,
     usage: UsageReader | None = None,
+    reopen: bool = True,
 ) -> tuple[Invoice, bool]:
-    """Return the invoice for the order, opening it if there is none: (invoice, created).
+    """Return the order's open invoice, opening one if it has none: (invoice, created).
 
-    Options are priced at `rates` (the runtime's, relay/runtime.py). With `usage` (the
+    The order's invoice open or paid comes back; once the last one expired unpaid (or is
+    invalid) a new one is opened, with a fresh address and rate, unless `reopen` is False
+    (reconciliation, which only finds orders whose webhook never came: the current invoice comes
+    back). Options are priced at `rates` (the runtime's, relay/runtime.py). With `usage` (the
     runtime's `address_usage`), an xpub address is handed out only once checked unused on the
     store's chains (relay/address_checks.py), unless the store turns
     `check_deposit_addresses` off; without it (tests), unchecked. raises InvoiceError
     (nothing written) when the total is not positive, RateUnavailable (an InvoiceError) when no
     option can be priced, ChainError when the address cannot be checked. Concurrent calls for
-    one order make exactly one invoice. Options whose rate is unavailable are left out and
-    listed in `unavailable_options` with the reason.
+    one order open at most one invoice (the database's `uq_invoice_open_order`). Options whose
+    rate is unavailable are left out and listed in `unavailable_options` with the reason.
     """
     store = settings.stores[order.store]
     check_order(order)
@@ -100,12 +112,12 @@ def open_invoice(
             checked = usage is not None and bool(store.xpub) and store.check_deposit_addresses
             if usage is not None and checked:
                 with db.transaction() as session:
-                    existing = find_invoice(session, order.store, order.order_id)
+                    existing = _existing(session, order, reopen)
                 if existing is not None:
                     return existing, False
                 prepare(db, store, usage, now)  # chain reads: outside the transaction
             with db.transaction() as session:
-                existing = find_invoice(session, order.store, order.order_id)
+                existing = _existing(session, order, reopen)
                 if existing is not None:
                     return existing, False
                 invoice = _build_invoice(
@@ -130,6 +142,12 @@ def open_invoice(
     if existing is None:
         raise InvoiceError("could not open the invoice: the database kept refusing it")
     return existing, False
+
+
+def _existing(session: Session, order: OrderData, reopen: bool) -> Invoice | None:
+    """Return the invoice opening the order gives back, or None when one is to be opened."""
+    invoices = order_invoices(session, order.store, order.order_id)
+    return reusable_invoice(invoices) if reopen else current_invoice(invoices)
 
 
 def _build_invoice(
@@ -180,6 +198,7 @@ def _build_invoice(
         order_key=order.order_key,
         customer_email=order.customer_email,
         subscription_id=order.subscription_id,
+        return_url=order.return_url,
         currency=order.currency.upper(),
         amount=order.total,
         status=InvoiceStatus.NEW.value,
@@ -304,7 +323,8 @@ def payment_extra(invoice: Invoice, payment: Payment) -> dict[str, Any]:
 def _state_for(invoice: Invoice, transfer: ObservedTransfer, now: datetime) -> PaymentState:
     if f"{transfer.chain}:{transfer.asset}" != invoice.paid_option:
         return PaymentState.OTHER_ASSET
-    if transfer.block_time > invoice.monitoring_ends_at:
+    if transfer.block_time > invoice.monitoring_ends_at or invoice.closed_by:
+        # a closed invoice's window ended when another invoice paid the order: reported only
         return PaymentState.AFTER_MONITORING
     return PaymentState.COUNTED
 
@@ -312,7 +332,12 @@ def _state_for(invoice: Invoice, transfer: ObservedTransfer, now: datetime) -> P
 def refresh_invoice(
     session: Session, settings: Settings, invoice: Invoice, now: datetime
 ) -> list[str]:
-    """Apply the state machine to the invoice's payments; queue events; return the event names."""
+    """Apply the state machine to the invoice's payments; queue events; return the event names.
+
+    An invoice becoming paid (processing or settled) closes the order's other invoices
+    (relay/order_invoices.py): their `invoice.expired` is queued after its own events. A closed
+    invoice stays `expired` whatever reaches it.
+    """
     store = settings.stores[invoice.store]
     due = _due(invoice)
     counted: Sequence[CountedPayment] = [
@@ -330,11 +355,20 @@ def refresh_invoice(
         expires_at=invoice.expires_at,
         monitoring_ends_at=invoice.monitoring_ends_at,
     )
+    if invoice.closed_by:
+        result = replace(
+            result,
+            status=InvoiceStatus.EXPIRED,
+            exception=closed_evaluation(result.paid, result.due),
+        )
     invoice.paid_base_units = result.paid
     events: list[str] = []
     if result.status == current and result.exception.value == invoice.exception:
         return events
     check_transition(current, result.status)
+    closed: list[Invoice] = []
+    if result.status in PAID and current not in PAID:
+        closed = close_others(session, invoice, now)  # flushed before this one takes the slot
     invoice.exception = result.exception.value
     if result.status != current:
         invoice.status = result.status.value
@@ -350,6 +384,8 @@ def refresh_invoice(
             events.append(EventType.PAID_LATE.value)
     for event in events:
         queue_event(session, settings, invoice, event, now)
+    for other in closed:
+        queue_event(session, settings, other, EventType.EXPIRED.value, now)
     return events
 
 

@@ -1,9 +1,13 @@
 """Sign customer links: `/pay/<token>` carries a signed invoice id, `/refund/<token>` a refund id.
 
 Different salts keep a payment token from opening a refund form and the other way round.
+`return_url_problem` decides whether a link back to the store may be shown (no open redirect).
 """
 
 from __future__ import annotations
+
+import re
+from urllib.parse import urlsplit
 
 from itsdangerous import BadSignature, URLSafeSerializer
 
@@ -51,3 +55,31 @@ def refund_id_from_token(secret_key: str, token: str) -> str | None:
 def refund_url(public_url: str, secret_key: str, refund_id: str) -> str:
     """Return the URL of the form where the customer gives the refund address."""
     return f"{public_url.rstrip('/')}/refund/{refund_token(secret_key, refund_id)}"
+
+
+RETURN_URL_MAX = 2000  # characters (the column's size)
+_UNSAFE = re.compile(r"[\\\s\x00-\x1f\x7f]")  # browsers read "\\" as "/"; no blanks or controls
+
+
+def return_url_problem(base_url: str, url: str) -> str | None:
+    """Say why `url` may not be the payment page's link back to the store, or None when it may.
+
+    It must be an absolute http(s) URL on the host of the store's `base_url` (any path or port),
+    without user info, backslashes, blanks or control characters, which browsers and URL
+    parsers read differently (so the relay is never an open redirect to another host).
+    """
+    if len(url) > RETURN_URL_MAX:
+        return f"return_url is longer than {RETURN_URL_MAX} characters"
+    store_host = (urlsplit(base_url).hostname or "").lower()
+    try:
+        parts = urlsplit(url)
+        host = (parts.hostname or "").lower()
+        parts.port  # noqa: B018 - raises ValueError for a port that is not a number
+    except ValueError:
+        return "return_url is not a valid URL"
+    unsafe = _UNSAFE.search(url) or "@" in parts.netloc
+    if parts.scheme not in ("http", "https") or not host or unsafe:
+        return "return_url must be an absolute http(s) URL"
+    if host != store_host:
+        return f"return_url must be on the store's own host ({store_host})"
+    return None

@@ -25,11 +25,14 @@ from sqlalchemy import (
     Text,
     TypeDecorator,
     UniqueConstraint,
+    text,
 )
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
-SCHEMA_VERSION = 4  # 2: invoices.subscription_id, refunds; 3: inbox; 4: inbox.dead_at (relay/db.py)
+# 2: invoices.subscription_id, refunds; 3: inbox; 4: inbox.dead_at; 5: several invoices per
+# order, at most one open (uq_invoice_open_order), invoices.return_url and closed_by (relay/db.py)
+SCHEMA_VERSION = 5
 
 
 class PaymentState(StrEnum):
@@ -118,11 +121,26 @@ class SchemaVersion(Base):
     version: Mapped[int] = mapped_column(Integer, primary_key=True)
 
 
+# the invoice statuses an order may have only one invoice in (relay/order_invoices.py)
+OPEN_OR_PAID = text("status IN ('new', 'processing', 'settled')")
+
+
 class Invoice(Base):
-    """The relay's gateway order for one storefront order."""
+    """The relay's gateway order for one storefront order (an order may have several, at most
+    one of them open or paid: relay/order_invoices.py)."""
 
     __tablename__ = "invoices"
-    __table_args__ = (UniqueConstraint("store", "order_id", name="uq_invoice_store_order"),)
+    __table_args__ = (
+        Index("ix_invoice_order", "store", "order_id"),
+        Index(
+            "uq_invoice_open_order",
+            "store",
+            "order_id",
+            unique=True,
+            sqlite_where=OPEN_OR_PAID,
+            postgresql_where=OPEN_OR_PAID,
+        ),
+    )
 
     id: Mapped[str] = mapped_column(String(40), primary_key=True)
     store: Mapped[str] = mapped_column(String(64))
@@ -132,6 +150,10 @@ class Invoice(Base):
     customer_email: Mapped[str] = mapped_column(String(320), default="")
     # the storefront subscription a renewal order belongs to ("" for a one-off order)
     subscription_id: Mapped[str] = mapped_column(String(128), default="")
+    # the payment page's "back to the store" link, on the store's host ("" for the default)
+    return_url: Mapped[str] = mapped_column(String(2000), default="")
+    # the order's other invoice that paid it, when that closed this one (then `expired`)
+    closed_by: Mapped[str] = mapped_column(String(40), default="")
     currency: Mapped[str] = mapped_column(String(8))
     amount: Mapped[Decimal] = mapped_column(ExactDecimal)
     status: Mapped[str] = mapped_column(String(16), index=True)

@@ -1,9 +1,10 @@
 """Queue outgoing deliveries for an invoice event, inside the caller's transaction.
 
 One event becomes one storefront delivery (when the platform spec has an action for it; the
-delivery carries the action's key, resolved here once) plus one delivery per subscribed
-status-webhook endpoint. They share an event id, which status webhooks
-send as `webhook-id` on every retry so receivers can de-duplicate.
+delivery carries the action's key, resolved here once; for a spec with a callback, such as a
+WooCommerce plugin store's, the delivery carries `CALLBACK` and the event itself, for every
+event) plus one delivery per subscribed status-webhook endpoint. They share an event id, which
+status webhooks send as `webhook-id` on every retry so receivers can de-duplicate.
 """
 
 from __future__ import annotations
@@ -24,6 +25,8 @@ from relay.settings import Settings
 from relay.specs import load_spec
 
 STOREFRONT = "storefront"
+# the action of a storefront delivery that POSTs the event to the spec's `outbound.callback`
+CALLBACK = "callback"
 
 
 def new_event_id() -> str:
@@ -53,6 +56,7 @@ def template_values(invoice: Invoice, settings: Settings) -> dict[str, str]:
         "tx_hashes": ", ".join(dict.fromkeys(p.tx_hash for p in counted)) or "none",
         "confirmations": str(min((p.confirmations for p in counted), default=0)),
         "subscription_id": invoice.subscription_id or "",
+        "closed_by": invoice.closed_by,
     }
     if option is not None:
         chain = settings.chains.get(option.chain)
@@ -98,7 +102,9 @@ def queue_event(
     spec = load_spec(store)
     variants = action_variants(invoice, event, extra or {})
     action = spec.action_key(event, *variants)
-    if action is not None:
+    if spec.callback is not None:
+        deliveries.append(_delivery(invoice, event, event_id, STOREFRONT, body, now, CALLBACK))
+    elif action is not None:
         filled = template_values(invoice, settings)
         filled |= {f"payment_{k}": str(v) for k, v in (extra or {}).items() if k in PAYMENT_KEYS}
         filled |= dict(values or {})
@@ -137,7 +143,9 @@ def action_variants(
     First the invoice's exception, or what sets this event apart: `invoice.payment_received` of a
     payment that does not count is told apart by the payment's state (`after_monitoring`,
     `other_asset`); `invoice.created` of an invoice whose options could not all be priced by
-    `options_unavailable`. Then `renewal` when the invoice is for a subscription renewal order.
+    `options_unavailable`. `closed` comes before it on `invoice.expired` and
+    `invoice.payment_received` of an invoice closed because another invoice paid its order
+    (relay/order_invoices.py). Then `renewal` when the invoice is for a subscription renewal order.
     """
     extra = extra or {}
     if (
@@ -149,7 +157,10 @@ def action_variants(
         first = "options_unavailable"
     else:
         first = invoice.exception
-    return (first, "renewal") if invoice.subscription_id else (first,)
+    variants: tuple[str, ...] = (first,)
+    if invoice.closed_by and event in (EventType.EXPIRED, EventType.PAYMENT_RECEIVED):
+        variants = ("closed", first)
+    return (*variants, "renewal") if invoice.subscription_id else variants
 
 
 def _delivery(

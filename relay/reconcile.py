@@ -77,7 +77,11 @@ def reconcile_store(
             if inbound.kind != "order" or inbound.order is None:
                 continue
             try:
-                invoice, created = open_invoice(db, settings, inbound.order, now, rates, usage)
+                # only orders without an invoice: an expired one is not reopened from here
+                # (a renewal order left unpaid would get a new invoice on every pass)
+                invoice, created = open_invoice(
+                    db, settings, inbound.order, now, rates, usage, reopen=False
+                )
             except (InvoiceError, ChainError) as exc:  # the next pass tries again
                 log.warning(
                     "store %s order %s: no invoice: %s",

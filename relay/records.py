@@ -17,7 +17,9 @@ from decimal import Decimal
 class OrderData:
     """A storefront order as the inbound layer read it; `total` in the order's currency.
 
-    `subscription_id` names the subscription a renewal order pays for ("" for a one-off order).
+    `subscription_id` names the subscription a renewal order pays for ("" for a one-off order);
+    `return_url` is where the payment page's "back to the store" link goes ("" for the store's
+    default page; relay/inbound.py checks it is on the store's host).
     """
 
     store: str
@@ -28,6 +30,7 @@ class OrderData:
     order_key: str = ""
     customer_email: str = ""
     subscription_id: str = ""
+    return_url: str = ""
 
 
 @dataclass(frozen=True)

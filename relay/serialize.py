@@ -28,7 +28,11 @@ def decimal_text(value: Decimal) -> str:
 
 
 def invoice_json(invoice: Invoice, public_url: str, secret_key: str) -> dict[str, Any]:
-    """Return the invoice as JSON-ready data; amounts as strings, base units as integer strings."""
+    """Return the invoice as JSON-ready data; amounts as strings, base units as integer strings.
+
+    `closed_by` names the order's other invoice that paid it when that closed this one (then
+    `expired`; relay/order_invoices.py), else null.
+    """
     return {
         "id": invoice.id,
         "store": invoice.store,
@@ -37,6 +41,7 @@ def invoice_json(invoice: Invoice, public_url: str, secret_key: str) -> dict[str
         "subscription_id": invoice.subscription_id or None,
         "status": invoice.status,
         "exception": invoice.exception or None,
+        "closed_by": invoice.closed_by or None,
         "currency": invoice.currency,
         "amount": decimal_text(invoice.amount),
         "created_at": iso(invoice.created_at),

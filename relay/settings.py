@@ -16,6 +16,9 @@ from sqlalchemy.exc import ArgumentError
 
 from relay.chain.constants import MULTICALL3_ADDRESS
 
+# a WooCommerce store with the relay-payments plugin reads plugin_specs/woocommerce-plugin.toml
+PLUGIN_SPEC = "woocommerce-plugin"
+
 
 @dataclass(frozen=True)
 class RelaySettings:
@@ -33,6 +36,7 @@ class RelaySettings:
     rate_max_age_seconds: int = 3600
     fiat_rates: tuple[str, ...] = ()
     spool_dir: str = ""
+    admin_session_minutes: int = 480  # how long a /admin sign-in lasts
     inbox_retry_seconds: tuple[int, ...] = (5, 30, 120, 300, 600, 1800, 3600)
     # the web server (waitress; relay/server.py)
     threads: int = 8
@@ -88,6 +92,7 @@ class ChainSettings:
     reorg_depth: int
     assets: Mapping[str, AssetSettings]
     multicall3: str = MULTICALL3_ADDRESS
+    explorer_url: str = ""  # block explorer base, e.g. https://etherscan.io ("" = no links)
     # blocks back from the head searched for token transfers to an xpub address before it is
     # handed out (relay/address_checks.py); 0 skips that search (balances and nonce still count)
     address_check_blocks: int = 100_000
@@ -128,6 +133,14 @@ class StoreSettings:
     first_address_index: int = 0
     # check each xpub address unused on chain before handing it out (relay/address_checks.py)
     check_deposit_addresses: bool = True
+    # the shipped spec the store reads instead of its `platform`'s own: relay/config.py gives a
+    # WooCommerce store with api_token and no REST keys "woocommerce-plugin" (a plugin store)
+    spec_platform: str = ""
+
+    @property
+    def is_plugin_store(self) -> bool:
+        """Tell whether this is a WooCommerce store served through the relay-payments plugin."""
+        return self.spec_platform == PLUGIN_SPEC
 
 
 @dataclass(frozen=True)

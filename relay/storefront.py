@@ -8,23 +8,29 @@ Auth schemes (the spec's `outbound.auth`): `woocommerce` (HTTP Basic over HTTPS,
 HMAC-SHA256 over plain HTTP, reference/protocols.md §2.4), `basic` and `oauth1` (store api_key and
 api_secret), `header-token` (the spec's `auth_header` = store api_token, e.g. Shopify's
 X-Shopify-Access-Token), `bearer` (`Authorization: Bearer <api_token>`), `none`.
+
+A spec with `outbound.callback` (a WooCommerce plugin store) is told of every invoice event by
+`callback`: one POST of the Standard Webhooks-shaped event, signed per Standard Webhooks with
+the store's whsec_ `webhook_secret` when it has one.
 """
 
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import urlencode, urlsplit
 
 import requests
 from requests.auth import AuthBase, HTTPBasicAuth
 from requests_oauthlib import OAuth1
 
 from relay.errors import SpecError, StorefrontError
-from relay.http import EXCERPT_CHARS, CallRecord, HttpClient, Outcome, is_retryable
+from relay.http import EXCERPT_CHARS, USER_AGENT, CallRecord, HttpClient, Outcome, is_retryable
 from relay.settings import StoreSettings
+from relay.signing import sign_standard_webhook
 from relay.specs import OrderAction, PlatformSpec, Push, Request, open_orders, plan_push, prepare
 
 MAX_PAGES = 100  # a reconciliation pass reads at most this many pages of recent orders
@@ -244,6 +250,50 @@ class StorefrontClient:
         nothing (ok). relay/inbox.py tells of a dead letter this way (no invoice: no outbox)."""
         action = OrderAction(note=text.replace("{", "{{").replace("}", "}}"))
         return self._run(Push(self.spec, action, "note", order_id, {}))
+
+    def callback(self, event: Mapping[str, Any], event_id: str) -> Outcome:
+        """POST an invoice event to the spec's `outbound.callback`; never raises.
+
+        event: `{"type", "timestamp", "data": <invoice JSON>}` (relay/outbox.py); event_id: the
+        delivery's, sent as `webhook-id` on every try. Signed (`webhook-signature`) with each
+        whsec_ secret of the store's `webhook_secret`; unsigned without one (the plugin re-reads
+        the invoice with its token, so it trusts no body anyway). Any 2xx acknowledges it;
+        redirects are not followed and fail it, like a status webhook's.
+        """
+        call = self.spec.callback
+        if call is None:
+            return Outcome(ok=False, error=f"platform {self.spec.name!r} has no outbound.callback")
+        prepared = prepare(self.spec, call, {})
+        body = json.dumps(event, separators=(",", ":"), sort_keys=True).encode()
+        moment = int(time.time())
+        headers = {
+            "Content-Type": "application/json",
+            "User-Agent": USER_AGENT,
+            "webhook-id": event_id,
+            "webhook-timestamp": str(moment),
+        }
+        secrets = [s for s in self.store.webhook_secrets if s.startswith("whsec_")]
+        if secrets:
+            headers["webhook-signature"] = " ".join(
+                sign_standard_webhook(secret, event_id, moment, body) for secret in secrets
+            )
+        target = prepared.path + (f"?{urlencode(prepared.query)}" if prepared.query else "")
+        response, record = self.http.call(
+            call.method, f"{self.store.base_url}{target}", path=target, data=body, headers=headers
+        )
+        self.calls = [record]
+        if response is None:
+            return Outcome(ok=False, retry=True, error=_describe(record), calls=[record])
+        ok = 200 <= response.status_code < 300
+        return Outcome(
+            ok=ok,
+            retry=not ok and is_retryable(response.status_code),
+            status_code=response.status_code,
+            error="" if ok else _describe(record),
+            excerpt=record.excerpt,
+            retry_after=record.retry_after,
+            calls=[record],
+        )
 
 
 def _describe(record: CallRecord) -> str:

@@ -8,7 +8,7 @@ its own from `client`; they share the HTTP client's connection pool and the load
 
 from __future__ import annotations
 
-from relay.errors import NotFound
+from relay.errors import UnknownStore
 from relay.http import HttpClient
 from relay.settings import Settings
 from relay.specs import load_spec
@@ -25,9 +25,9 @@ class Storefronts:
     def client(self, store_name: str) -> StorefrontClient:
         """Return a client (with an empty call log) of the named store's order API.
 
-        raises NotFound when no store has that name, SpecError when its platform spec is bad.
+        raises UnknownStore when no store has that name, SpecError when its platform spec is bad.
         """
         store = self.settings.stores.get(store_name)
         if store is None:
-            raise NotFound(f"no store named {store_name!r}")
+            raise UnknownStore(f"no store named {store_name!r}")
         return StorefrontClient(store, load_spec(store), self.http)

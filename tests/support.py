@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
@@ -177,3 +178,19 @@ class AppServer:
         self.server.shutdown()
         self.server.server_close()
         self.thread.join(5)
+
+
+def csrf_token_of(html: str) -> str:
+    """Return the CSRF token of the first form on a dashboard page."""
+    found = re.search(r'name="csrf_token" value="([^"]+)"', html)
+    assert found, "no CSRF token on the page"
+    return found.group(1)
+
+
+def admin_client(app: Flask, token: str = ADMIN_TOKEN) -> Any:
+    """Return a Flask test client signed in to the dashboard (/admin) with `token`."""
+    client = app.test_client()
+    form = client.get("/admin/sign-in").get_data(as_text=True)
+    answer = client.post("/admin/sign-in", data={"token": token, "csrf_token": csrf_token_of(form)})
+    assert answer.status_code == 303, answer.get_data(as_text=True)
+    return client

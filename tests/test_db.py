@@ -35,7 +35,7 @@ def test_a_version_1_database_gets_the_renewal_column_refunds_and_the_inbox(db: 
     db.create_schema()  # idempotent
     assert {"refunds", "inbox"} <= set(inspect(db.engine).get_table_names())
     with db.transaction() as session:
-        assert session.scalar(select(SchemaVersion.version)) == SCHEMA_VERSION == 4
+        assert session.scalar(select(SchemaVersion.version)) == SCHEMA_VERSION == 5
         invoice = find_invoice(session, "shop", "1")
         assert invoice is not None and invoice.subscription_id == ""
 
@@ -51,7 +51,7 @@ def test_a_version_3_inbox_gets_dead_at_and_its_failed_rows_become_dead_letters(
     db.create_schema()
     db.create_schema()  # idempotent
     with db.transaction() as session:
-        assert session.scalar(select(SchemaVersion.version)) == 4
+        assert session.scalar(select(SchemaVersion.version)) == SCHEMA_VERSION == 5
         row = session.scalars(select(InboxOrder)).one()
         assert (row.status, row.dead_at) == ("dead", None)
 

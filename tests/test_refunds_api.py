@@ -123,6 +123,22 @@ def test_a_custom_shop_records_a_refund_once(client: FlaskClient, db: Database) 
     assert refunds_of(db)[1].amount_base_units == 2_500_000
 
 
+def test_the_plugin_sends_woocommerces_refund_id_as_an_integer(
+    client: FlaskClient, db: Database
+) -> None:
+    opened(client, "41")
+    mark_paid(db, "shop", "41")
+    path = "/api/v1/stores/shop/orders/41/refunds"
+    body = {"id": 7, "amount": "10.00", "reason": "returned"}
+    first = client.post(path, json=body, headers=bearer())
+    assert first.status_code == 201 and first.json is not None
+    assert first.json["external_id"] == "7"
+    assert first.json["address_url"].startswith("http://127.0.0.1:8080/refund/")
+    again = client.post(path, json=body | {"id": "7"}, headers=bearer())  # a retry opens nothing
+    assert again.status_code == 200 and again.json is not None
+    assert again.json["id"] == first.json["id"]
+
+
 @pytest.mark.parametrize(
     ("order_id", "body", "status", "code"),
     [

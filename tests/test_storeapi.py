@@ -24,7 +24,7 @@ from devkit.devchain import Anvil, transfer_token
 from relay.config import parse_settings
 from relay.db import Database
 from relay.signing import sign_standard_webhook, verify_standard_webhook
-from tests.conftest import config_dict, database_url_for
+from tests.conftest import ADMIN_TOKEN, config_dict, database_url_for
 from tests.support import invoice_of, relay_address, relay_app, relay_process, wait_for
 
 API_TOKEN = "shop-api-token-0123456789"
@@ -142,6 +142,63 @@ def test_bad_orders_get_the_error_shape(
 def test_unknown_store_is_404(client: FlaskClient) -> None:
     answer = client.post("/api/v1/stores/nope/invoices", json=order(), headers=bearer())
     assert answer.status_code == 404
+    assert answer.json is not None and answer.json["error"]["code"] == "unknown_store"
+
+
+def test_the_store_route_reads_its_invoices_with_their_order_key(client: FlaskClient) -> None:
+    made = client.post(
+        "/api/v1/stores/shop/invoices", json=order(order_key="wc_order_k3y"), headers=bearer()
+    )
+    assert made.status_code == 201 and made.json is not None
+    invoice_id = made.json["id"]
+    assert "order_key" not in made.json
+    public = client.get(f"/api/v1/invoices/{invoice_id}")
+    assert public.json is not None and "order_key" not in public.json
+    assert b"wc_order_k3y" not in public.data
+    mine = client.get(f"/api/v1/stores/shop/invoices/{invoice_id}", headers=bearer())
+    assert mine.status_code == 200 and mine.json is not None
+    assert mine.json["order_key"] == "wc_order_k3y" and mine.json["id"] == invoice_id
+    # store first, then token, then invoice
+    codes = [
+        (client.get(f"/api/v1/stores/nope/invoices/{invoice_id}", headers=bearer("x")), 404),
+        (client.get(f"/api/v1/stores/shop/invoices/{invoice_id}", headers=bearer("x")), 401),
+        (client.get(f"/api/v1/stores/shop/invoices/{invoice_id}"), 401),
+        (client.get("/api/v1/stores/shop/invoices/inv_nope", headers=bearer()), 404),
+        (client.get(f"/api/v1/stores/plain/invoices/{invoice_id}", headers=bearer("")), 401),
+    ]
+    assert [(a.status_code, a.json["error"]["code"]) for a, _ in codes if a.json] == [
+        (404, "unknown_store"),
+        (401, "unauthorized"),
+        (401, "unauthorized"),
+        (404, "not_found"),
+        (401, "unauthorized"),
+    ]
+
+
+def test_return_url_must_be_on_the_stores_host(client: FlaskClient) -> None:
+    back = "http://127.0.0.1:9/checkout/order-received/7/?key=wc_k"
+    made = client.post(
+        "/api/v1/stores/shop/invoices",
+        json=order(order_id="R-1", return_url=back),
+        headers=bearer(),
+    )
+    assert made.status_code == 201 and made.json is not None
+    token = made.json["payment_url"].rsplit("/", 1)[1]
+    status = client.get(f"/pay/{token}/status.json")
+    assert status.json is not None and status.json["order_url"] == back
+    for bad in ("https://evil.example/", "ftp://127.0.0.1/x", "http://a@127.0.0.1/"):
+        refused = client.post(
+            "/api/v1/stores/shop/invoices",
+            json=order(order_id="R-2", return_url=bad),
+            headers=bearer(),
+        )
+        assert refused.status_code == 422 and refused.json is not None
+        assert refused.json["error"]["code"] == "invoice_error"
+    assert client.get(
+        "/api/v1/admin/invoices",
+        query_string={"order_id": "R-2"},
+        headers={"Authorization": f"Bearer {ADMIN_TOKEN}"},
+    ).json == {"invoices": []}
 
 
 def test_relay_platform_webhook_takes_a_standard_webhooks_event(client: FlaskClient) -> None:

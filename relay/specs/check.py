@@ -30,6 +30,7 @@ OPTIONAL_FIELDS = (
     "order_key",
     "customer_email",
     "subscription_id",  # a renewal order's subscription (its invoices get the `renewal` variant)
+    "return_url",  # where the payment page's "back to the store" link goes (the store's host)
 )
 # action variants: the invoice's exception flag, a payment's state on invoice.payment_received,
 # options_unavailable on invoice.created, or renewal for a subscription renewal order's invoice
@@ -41,6 +42,7 @@ EXCEPTIONS = (
     "after_monitoring",
     "other_asset",
     "options_unavailable",
+    "closed",  # an invoice closed because another invoice of its order paid it
     "renewal",
 )
 INBOUND_KEYS = frozenset(
@@ -75,6 +77,7 @@ OUTBOUND_KEYS = frozenset(
         "setters",
         "notes",
         "events",
+        "callback",
     ]
 )
 CALL_KEYS = frozenset(

@@ -42,9 +42,13 @@ def load_spec(store: StoreLike | str, spec_path: str | None = None) -> PlatformS
 
     A spec file of the store's own is read from `spec_path` (relative paths from the working
     directory); a platform name alone finds a shipped spec, or the own file a store registered
-    under that name. Results are cached. raises SpecError naming the file and key paths.
+    under that name; a store's `spec_platform` names the shipped spec it reads instead of its
+    platform's. Results are cached. raises SpecError naming the file and key paths.
     """
-    platform, path = (store, spec_path) if isinstance(store, str) else (store.platform, store.spec)
+    if isinstance(store, str):
+        platform, path = store, spec_path
+    else:
+        platform, path = store.spec_platform or store.platform, store.spec
     with _lock:
         if path is None:
             path = _own_files.get(platform)

@@ -54,6 +54,7 @@ PLACEHOLDERS = frozenset(
         "payment_chain",
         "payment_state",
         "subscription_id",  # "" unless the order renews a subscription
+        "closed_by",  # the invoice that paid the order, when it closed this one (else "")
         # the refund an invoice.refund_* event is about (relay/refunds.py refund_values)
         *REFUND_PLACEHOLDERS,
     ]
@@ -178,6 +179,9 @@ class PlatformSpec:
     setters: Mapping[str, Setter] = field(default_factory=dict)
     notes: NotesSpec = field(default_factory=NotesSpec)
     refunds: RefundsSpec | None = None
+    # `[outbound.callback]`: every invoice event is POSTed to this call as its Standard Webhooks
+    # event body (relay/delivery.py); the platform re-reads the invoice, so no actions are needed
+    callback: CallSpec | None = None
 
     def action_key(self, event: str, *variants: str) -> str | None:
         """Return the key of the action for an event (`invoice.expired.paid_partial`): the first
@@ -222,10 +226,14 @@ class SpecInvalid(SpecError):
 
 
 class StoreLike(Protocol):
-    """What load_spec needs of a store: StoreSettings fits."""
+    """What load_spec needs of a store: StoreSettings fits. `spec_platform`, when not "", names
+    the shipped spec read instead of `platform`'s (a WooCommerce plugin store)."""
 
     @property
     def platform(self) -> str: ...
+
+    @property
+    def spec_platform(self) -> str: ...
 
     @property
     def spec(self) -> str | None: ...

@@ -155,6 +155,11 @@ def _parse_outbound(
     move = call("move", ORDER_PLACEHOLDERS)
     if inbound["verification"] == "none-refetch" and read_order is None:
         check.problem(f"{where}.read_order", "required by inbound verification none-refetch")
+    callback = call("callback", frozenset())
+    if callback is not None and callback.body is not None:
+        check.problem(f"{where}.callback.body", "the callback's body is the invoice event itself")
+    if callback is not None and outbound.get("events"):
+        check.problem(f"{where}.events", "a spec with a callback answers every event with it")
     setters = _parse_setters(check, check.table(outbound, "setters", where), update, defaults)
     notes = _parse_notes(check, check.table(outbound, "notes", where), defaults)
     actions: dict[str, OrderAction] = {}
@@ -189,6 +194,7 @@ def _parse_outbound(
         "setters": setters,
         "notes": notes,
         "actions": actions,
+        "callback": callback,
     }
 
 

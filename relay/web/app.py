@@ -12,6 +12,7 @@ from relay.inbox import Inbox
 from relay.runtime import Runtime
 from relay.settings import Settings
 from relay.web import (
+    admin,
     api,
     context,
     errors,
@@ -54,4 +55,5 @@ def create_app(
         app.register_blueprint(blueprint.bp)
     errors.init_app(app)
     languages.init_app(app)
+    admin.init_app(app)  # after languages: the dashboard's gettext uses their catalogs
     return app

@@ -9,7 +9,7 @@ from __future__ import annotations
 from flask import Flask
 
 from relay.db import Database
-from relay.errors import NotFound
+from relay.errors import UnknownStore
 from relay.inbox import Inbox
 from relay.runtime import Runtime
 from relay.settings import Settings, StoreSettings
@@ -53,8 +53,9 @@ def runtime_of(app: Flask) -> Runtime:
 
 
 def store_of(app: Flask, name: str) -> StoreSettings:
-    """Return the named store's settings; raise NotFound (404) when there is none."""
+    """Return the named store's settings; raise UnknownStore (404, code `unknown_store`) when
+    there is none."""
     store = settings_of(app).stores.get(name)
     if store is None:
-        raise NotFound(f"no store named {name!r}")
+        raise UnknownStore(f"no store named {name!r}")
     return store

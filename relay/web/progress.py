@@ -94,7 +94,10 @@ def progress_of(invoice: Invoice, settings: Settings, now: datetime) -> Progress
 
 
 def order_page_url(invoice: Invoice, settings: Settings) -> str | None:
-    """Return the store's own page for the order (WooCommerce's order-received page), or None."""
+    """Return the store's own page for the order, or None: the `return_url` the invoice was
+    opened with (checked to be on the store's host), else WooCommerce's order-received page."""
+    if invoice.return_url:
+        return invoice.return_url
     store = settings.stores.get(invoice.store)
     if store is None or store.platform != "woocommerce":
         return None

@@ -25,6 +25,10 @@ AUTH `class-wc-rest-authentication.php`; docs WDOC `_webhooks.md`, ODOC `_orders
   (total a negative decimal string, newest first), the order `refunded` once fully refunded, and
   `order.updated` fired (`woocommerce_order_refunded`, WH).
 
+* The relay-payments plugin's status callback (`WooStore.install_relay_plugin`, `plugin`):
+  `POST /?wc-api=relay` re-reads the event's invoice from the relay with the store's token and
+  logs it; without the plugin WooCommerce answers that URL with 400 `-1`.
+
 Not emulated: products/stock/taxes/coupons, refund line items and restocking, the
 `orders/<id>/refunds` REST routes (line totals are taken as given),
 `wp_safe_remote_request()`'s refusal of loopback/private hosts and ports other than 80/443/8080

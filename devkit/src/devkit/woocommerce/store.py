@@ -24,6 +24,7 @@ from devkit.woocommerce.notes_api import NotesApi
 from devkit.woocommerce.order_json import note_json, order_json, refund_json
 from devkit.woocommerce.orders import ORDER_FIELDS, ORDER_STATUSES, OrderBook
 from devkit.woocommerce.orders_api import OrdersApi
+from devkit.woocommerce.plugin import RelayPlugin
 from devkit.woocommerce.records import Failure
 from devkit.woocommerce.rest import Ctx, RestError, Route
 from devkit.woocommerce.webhooks import WEBHOOK_STATUSES, Webhooks, is_valid_topic, is_valid_url
@@ -85,6 +86,7 @@ class WooStore(LoopbackServer):
             *NotesApi(self, self._cond, self._book).routes(),
             *WebhooksApi(self, self._cond, self._hooks).routes(),
         ]
+        self.relay_plugin: RelayPlugin | None = None  # `install_relay_plugin`
 
     thread_names = ("woostore-http", "woostore-webhooks")
 
@@ -285,6 +287,17 @@ class WooStore(LoopbackServer):
             for _ in range(count):
                 self._failures.append(Failure(status, dict(headers or {}), copy.deepcopy(body)))
 
+    def install_relay_plugin(self, relay_url: str, store: str, api_token: str) -> RelayPlugin:
+        """Activate the relay-payments plugin with its three settings; return it (its
+        `callbacks` log what `/?wc-api=relay` received: devkit/woocommerce/plugin.py)."""
+
+        def has_order(order_id: str) -> bool:
+            with self._lock:
+                return order_id.isdigit() and int(order_id) in self._book.orders
+
+        self.relay_plugin = RelayPlugin(relay_url, store, api_token, has_order)
+        return self.relay_plugin
+
     def set_webhooks_paused(self, paused: bool) -> None:
         """Hold (True) or release (False) queued deliveries, like an idle store without WP-Cron."""
         self._hooks.set_paused(paused)
@@ -350,6 +363,12 @@ class WooStore(LoopbackServer):
             return response
 
         path = unquote(raw_path)
+        if path in ("/", "/index.php") and get.get("wc-api") == "relay":  # WC_API
+            plugin = self.relay_plugin
+            if plugin is None:  # no `woocommerce_api_relay` action: status 400, die('-1')
+                return finish(Response(b"-1", status=400, content_type="text/html"))
+            status, answer = plugin.handle(method, dict(request.headers), body)
+            return finish(self._json(status, answer))
         route: str | None = None
         if path.startswith("/wp-json"):
             route = path[len("/wp-json") :] or "/"
