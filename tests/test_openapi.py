@@ -19,6 +19,7 @@ is reproducible), no deadline (a loaded machine is slow, not wrong).
 from __future__ import annotations
 
 import json
+import os
 import re
 import time
 from collections.abc import Iterator
@@ -136,6 +137,11 @@ def relay(
     fx: AppServer,
     tmp_path_factory: pytest.TempPathFactory,
 ) -> Iterator[RelayProcess]:
+    if os.environ.get("RELAY_TEST_DATABASE_URL", "").startswith("postgresql"):
+        # A known gap, not a pass: on PostgreSQL the fuzz finds server errors that SQLite lets
+        # through (seen: 5 failures; likely delivery ids past 2^31, which overflow its integer
+        # column, and NUL bytes in text). The fix, the input boundary of issue 14, has not landed.
+        pytest.skip("fuzzing on PostgreSQL waits for the input boundary (issue 14)")
     tmp = tmp_path_factory.mktemp("relay")
     data = config_dict(
         rpc_url=chain.url,
